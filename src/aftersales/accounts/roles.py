@@ -1,0 +1,140 @@
+"""The department's roles as groups with real permissions, and what scope each role sees.
+
+Scopes decide *which* records a user sees; permissions decide *what* they may do with them.
+"""
+
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(StrEnum):
+    FRONTLINE_AGENT = "frontline_agent"
+    SENIOR_AGENT = "senior_agent"
+    TECH_SUPPORT = "tech_support"
+    TECHNICIAN = "technician"
+    CALLBACK_AGENT = "callback_agent"
+    COMPLAINT_REVIEWER = "complaint_reviewer"
+    WAREHOUSE = "warehouse_staff"
+    SUPERVISOR = "supervisor"
+    MANAGER = "aftersales_manager"
+    ADMINISTRATOR = "administrator"
+
+
+ROLE_LABELS = {
+    Role.FRONTLINE_AGENT: _("Front-line agent"),
+    Role.SENIOR_AGENT: _("Senior agent"),
+    Role.TECH_SUPPORT: _("Technical support"),
+    Role.TECHNICIAN: _("Technician"),
+    Role.CALLBACK_AGENT: _("Callback agent"),
+    Role.COMPLAINT_REVIEWER: _("Complaint reviewer"),
+    Role.WAREHOUSE: _("Warehouse staff"),
+    Role.SUPERVISOR: _("Supervisor"),
+    Role.MANAGER: _("After-sales manager"),
+    Role.ADMINISTRATOR: _("Administrator"),
+}
+
+
+class Scope(StrEnum):
+    """Which records a role sees, widest wins when a user has several roles."""
+
+    NONE = "none"
+    OWN = "own"  # records assigned to the user
+    TEAM = "team"  # records of the user's teams, plus their own
+    LED_TEAMS = "led_teams"  # records of the teams they lead or belong to
+    ALL = "all"
+
+
+ROLE_SCOPES = {
+    Role.FRONTLINE_AGENT: Scope.TEAM,
+    Role.SENIOR_AGENT: Scope.TEAM,
+    Role.TECH_SUPPORT: Scope.TEAM,
+    Role.TECHNICIAN: Scope.OWN,
+    Role.CALLBACK_AGENT: Scope.TEAM,
+    Role.COMPLAINT_REVIEWER: Scope.TEAM,
+    Role.WAREHOUSE: Scope.NONE,
+    Role.SUPERVISOR: Scope.LED_TEAMS,
+    Role.MANAGER: Scope.ALL,
+    Role.ADMINISTRATOR: Scope.ALL,
+}
+_ORDER = [Scope.NONE, Scope.OWN, Scope.TEAM, Scope.LED_TEAMS, Scope.ALL]
+
+_CASE_WORK = [
+    "cases.view_case",
+    "cases.add_case",
+    "cases.work_case",
+    "cases.classify_case",
+    "cases.assign_case",
+    "customers.view_customer",
+    "customers.add_customer",
+    "customers.change_customer",
+    "customers.reveal_contact",
+    "catalog.view_unit",
+    "catalog.add_unit",
+]
+
+# Codenames as "app_label.codename"; created by migrations (model defaults and Meta.permissions).
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.FRONTLINE_AGENT: _CASE_WORK,
+    Role.SENIOR_AGENT: [*_CASE_WORK, "customers.merge_customer"],
+    Role.TECH_SUPPORT: _CASE_WORK,
+    Role.TECHNICIAN: [
+        "cases.view_case",
+        "cases.work_case",
+        "customers.view_customer",
+        "customers.reveal_contact",
+        "catalog.view_unit",
+    ],
+    Role.CALLBACK_AGENT: [
+        "cases.view_case",
+        "cases.work_case",
+        "cases.close_case",
+        "customers.view_customer",
+        "customers.reveal_contact",
+        "catalog.view_unit",
+    ],
+    Role.COMPLAINT_REVIEWER: [
+        "cases.view_case",
+        "customers.view_customer",
+        "catalog.view_unit",
+    ],
+    Role.WAREHOUSE: ["catalog.view_unit", "catalog.view_productmodel"],
+    Role.SUPERVISOR: [
+        *_CASE_WORK,
+        "cases.close_case",
+        "cases.reassign_case",
+        "customers.merge_customer",
+        "catalog.import_units",
+    ],
+    Role.MANAGER: [
+        *_CASE_WORK,
+        "cases.close_case",
+        "cases.reassign_case",
+        "customers.merge_customer",
+        "customers.set_tier",
+        "catalog.import_units",
+        "catalog.change_productmodel",
+        "catalog.add_productmodel",
+    ],
+    Role.ADMINISTRATOR: [
+        *_CASE_WORK,
+        "cases.close_case",
+        "cases.reassign_case",
+        "customers.merge_customer",
+        "customers.set_tier",
+        "catalog.import_units",
+        "catalog.change_productmodel",
+        "catalog.add_productmodel",
+        "accounts.add_user",
+        "accounts.change_user",
+        "accounts.view_user",
+        "accounts.add_team",
+        "accounts.change_team",
+    ],
+}
+
+
+def widest_scope(role_names: list[str]) -> Scope:
+    """The widest scope among a user's roles."""
+    scopes = [ROLE_SCOPES[Role(n)] for n in role_names if n in Role._value2member_map_]
+    return max(scopes, key=_ORDER.index, default=Scope.NONE)

@@ -1,0 +1,230 @@
+"""Service cases (服务工单): one tracked, numbered case for every request, on every channel."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from aftersales.customers.models import Channel
+
+
+class Nature(models.TextChoices):
+    """Nature of the problem (问题性质)."""
+
+    HARDWARE = "hardware", _("Hardware fault")
+    SOFTWARE = "software", _("Software issue")
+    USAGE = "usage", _("Usage question")
+    ATTITUDE = "attitude", _("Service attitude")
+    RESPONSE = "response", _("Response speed")
+    LOGISTICS = "logistics", _("Logistics / delivery")
+    BILLING = "billing", _("Billing / refund")
+    OTHER = "other", _("Other")
+
+
+SUBCATEGORIES: dict[str, dict[str, str]] = {
+    Nature.HARDWARE: {
+        "no_power": _("Does not power on"),
+        "noise": _("Noise or vibration"),
+        "cooling": _("Cooling / heating failure"),
+        "leak": _("Leak"),
+        "display": _("Display or screen fault"),
+        "battery": _("Battery or charging"),
+        "physical_damage": _("Physical damage"),
+        "other": _("Other hardware"),
+    },
+    Nature.SOFTWARE: {
+        "firmware": _("Firmware / update failure"),
+        "connectivity": _("Wi-Fi / Bluetooth pairing"),
+        "app": _("Companion app"),
+        "crash": _("Freezes or restarts"),
+        "data_sync": _("Data sync"),
+        "other": _("Other software"),
+    },
+    Nature.USAGE: {
+        "setup": _("Installation and setup"),
+        "operation": _("How to use a function"),
+        "maintenance": _("Care and maintenance"),
+        "warranty_policy": _("Warranty policy"),
+        "other": _("Other question"),
+    },
+    Nature.ATTITUDE: {
+        "agent": _("Agent attitude"),
+        "technician": _("Technician attitude"),
+        "other": _("Other"),
+    },
+    Nature.RESPONSE: {
+        "slow_reply": _("Slow reply"),
+        "missed_appointment": _("Missed appointment"),
+        "slow_repair": _("Slow repair"),
+        "other": _("Other"),
+    },
+    Nature.LOGISTICS: {
+        "late_delivery": _("Late delivery"),
+        "damaged_in_transit": _("Damaged in transit"),
+        "installation_delay": _("Installation delay"),
+        "other": _("Other"),
+    },
+    Nature.BILLING: {
+        "refund": _("Refund"),
+        "invoice": _("Invoice"),
+        "charge_dispute": _("Disputed charge"),
+        "other": _("Other"),
+    },
+    Nature.OTHER: {"other": _("Other")},
+}
+
+
+class Urgency(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    TRIAGED = "triaged", _("Triaged")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    WAITING_CUSTOMER = "waiting_customer", _("Waiting for customer")
+    WAITING_PARTS = "waiting_parts", _("Waiting for parts")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATUSES = [
+    Status.NEW,
+    Status.TRIAGED,
+    Status.ASSIGNED,
+    Status.IN_PROGRESS,
+    Status.WAITING_CUSTOMER,
+    Status.WAITING_PARTS,
+]
+
+
+class SolutionType(models.TextChoices):
+    KNOWLEDGE = "knowledge", _("Knowledge-base answer")
+    REMOTE = "remote", _("Remote guidance")
+    SOFTWARE_UPDATE = "software_update", _("Software update")
+    PART_REPLACEMENT = "part_replacement", _("Part replacement")
+    DEPOT_REPAIR = "depot_repair", _("Depot repair")
+    ONSITE_REPAIR = "onsite_repair", _("Onsite repair")
+    RETURN = "return", _("Return")
+    EXCHANGE = "exchange", _("Exchange")
+    REFUND = "refund", _("Refund")
+
+
+class Case(models.Model):
+    number = models.CharField(max_length=20, unique=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="cases"
+    )
+    unit = models.ForeignKey(
+        "catalog.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    product_line = models.ForeignKey(
+        "catalog.ProductLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    nature = models.CharField(max_length=12, choices=Nature.choices, blank=True)
+    subcategory = models.CharField(max_length=30, blank=True)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    # 1 (highest) .. 4, derived from urgency and the customer's tier when either changes.
+    priority = models.PositiveSmallIntegerField(default=3)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_cases",
+    )
+    solution_type = models.CharField(max_length=20, choices=SolutionType.choices, blank=True)
+    solution_notes = models.TextField(blank=True)
+    classified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    first_contact_resolution = models.BooleanField(null=True, blank=True)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        permissions = [
+            ("work_case", "Can work on cases (contacts, progress, resolve)"),
+            ("classify_case", "Can classify cases"),
+            ("assign_case", "Can assign cases within own teams"),
+            ("reassign_case", "Can reassign cases to any team"),
+            ("close_case", "Can close resolved cases"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "priority", "created_at"], name="cases_queue"),
+            models.Index(fields=["team", "status", "priority", "created_at"], name="cases_team"),
+            models.Index(fields=["assignee", "status"], name="cases_assignee"),
+            models.Index(fields=["customer", "created_at"], name="cases_customer"),
+            models.Index(fields=["created_at"], name="cases_created"),
+            models.Index(fields=["nature", "created_at"], name="cases_nature"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CaseEvent(models.Model):
+    """The case's history and timeline: lifecycle changes and every contact, append-only.
+
+    KPIs are computed from this stream, so it stores stable codes, never display text.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Case opened")
+        STATUS = "status", _("Status changed")
+        CLASSIFIED = "classified", _("Classified")
+        ASSIGNED = "assigned", _("Assigned")
+        CONTACT = "contact", _("Contact")
+        NOTE = "note", _("Internal note")
+        SOLUTION = "solution", _("Solution recorded")
+        MERGED = "merged", _("Customer merged")
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("Inbound")
+        OUTBOUND = "out", _("Outbound")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices, blank=True)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["case", "occurred_at"], name="cases_event_case"),
+            models.Index(fields=["kind", "occurred_at"], name="cases_event_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.occurred_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,1 @@
+"""HTML views (thin: parse, authorise, call a service or selector, render)."""

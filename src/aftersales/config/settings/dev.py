@@ -1,0 +1,12 @@
+"""Development and the embedded `make run` default: safe local keys, SQLite, in-process tasks."""
+
+from .base import *  # noqa: F403
+from .base import BLIND_INDEX_KEY, FIELD_ENCRYPTION_KEYS, SECRET_KEY, env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = SECRET_KEY or "dev-only-insecure-secret-key-change-me-in-production"
+# Development keys only: production settings refuse to start without real ones.
+FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [
+    "dev1:ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
+]
+BLIND_INDEX_KEY = BLIND_INDEX_KEY or "dev-only-blind-index-key"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CustomersConfig(AppConfig):
+    name = "aftersales.customers"
+    label = "customers"
+    verbose_name = "Customer file"

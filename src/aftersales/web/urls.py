@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("customers/", include("aftersales.customers.urls")),
+    path("units/", include("aftersales.catalog.urls")),
+    path("cases/", include("aftersales.cases.urls")),
+]

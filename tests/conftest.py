@@ -1,0 +1,107 @@
+"""Named fixture users per role, teams, and an authenticated API client."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from aftersales.accounts.models import Team, User
+from aftersales.accounts.roles import Role
+from aftersales.accounts.services import api_token_create, staff_create, team_create
+
+PASSWORD = "Demo-pass-2026"
+
+
+@pytest.fixture
+def desk_team(db: Any) -> Team:
+    return team_create(code="desk-sz", name="Front-line desk Shenzhen", kind="frontline", region="广东")
+
+
+@pytest.fixture
+def other_team(db: Any) -> Team:
+    return team_create(code="desk-bj", name="Front-line desk Beijing", kind="frontline", region="北京")
+
+
+@pytest.fixture
+def tech_team(db: Any) -> Team:
+    return team_create(code="tech", name="Technical support", kind="tech_support")
+
+
+@pytest.fixture
+def make_staff(db: Any) -> Callable[..., User]:
+    counter = {"n": 0}
+
+    def make(role: Role, *, teams: list[Team] | None = None, leads: list[Team] | None = None,
+             username: str | None = None) -> User:
+        counter["n"] += 1
+        name = username or f"{role.value}{counter['n']}"
+        return staff_create(username=name, password=PASSWORD, display_name=name, roles=[role],
+                            teams=teams, leads=leads)
+
+    return make
+
+
+@pytest.fixture
+def agent(make_staff: Callable[..., User], desk_team: Team) -> User:
+    return make_staff(Role.FRONTLINE_AGENT, teams=[desk_team], username="agent")
+
+
+@pytest.fixture
+def other_agent(make_staff: Callable[..., User], other_team: Team) -> User:
+    return make_staff(Role.FRONTLINE_AGENT, teams=[other_team], username="other_agent")
+
+
+@pytest.fixture
+def senior_agent(make_staff: Callable[..., User], desk_team: Team) -> User:
+    return make_staff(Role.SENIOR_AGENT, teams=[desk_team], username="senior")
+
+
+@pytest.fixture
+def supervisor(make_staff: Callable[..., User], desk_team: Team) -> User:
+    return make_staff(Role.SUPERVISOR, leads=[desk_team], username="supervisor")
+
+
+@pytest.fixture
+def manager(make_staff: Callable[..., User]) -> User:
+    return make_staff(Role.MANAGER, username="manager")
+
+
+@pytest.fixture
+def technician(make_staff: Callable[..., User], tech_team: Team) -> User:
+    return make_staff(Role.TECHNICIAN, teams=[tech_team], username="tech")
+
+
+@pytest.fixture
+def warehouse_user(make_staff: Callable[..., User]) -> User:
+    return make_staff(Role.WAREHOUSE, username="warehouse")
+
+
+class ApiClient:
+    """JSON client for /api/v1 authenticated with a real bearer token."""
+
+    def __init__(self, user: User) -> None:
+        _, key = api_token_create(user=user, name="tests")
+        self.user = user
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    def _url(self, path: str) -> str:
+        return "/api/v1" + path
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.client.get(self._url(path), params)
+
+    def post(self, path: str, data: Any = None, **headers: Any) -> Any:
+        return self.client.post(self._url(path), data or {}, content_type="application/json",
+                                headers=headers)
+
+    def patch(self, path: str, data: Any = None) -> Any:
+        return self.client.patch(self._url(path), data or {}, content_type="application/json")
+
+    def delete(self, path: str) -> Any:
+        return self.client.delete(self._url(path))
+
+
+@pytest.fixture
+def api() -> Callable[[User], ApiClient]:
+    return ApiClient
