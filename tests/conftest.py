@@ -15,12 +15,16 @@ PASSWORD = "Demo-pass-2026"
 
 @pytest.fixture
 def desk_team(db: Any) -> Team:
-    return team_create(code="desk-sz", name="Front-line desk Shenzhen", kind="frontline", region="广东")
+    return team_create(
+        code="desk-sz", name="Front-line desk Shenzhen", kind="frontline", region="广东"
+    )
 
 
 @pytest.fixture
 def other_team(db: Any) -> Team:
-    return team_create(code="desk-bj", name="Front-line desk Beijing", kind="frontline", region="北京")
+    return team_create(
+        code="desk-bj", name="Front-line desk Beijing", kind="frontline", region="北京"
+    )
 
 
 @pytest.fixture
@@ -32,12 +36,23 @@ def tech_team(db: Any) -> Team:
 def make_staff(db: Any) -> Callable[..., User]:
     counter = {"n": 0}
 
-    def make(role: Role, *, teams: list[Team] | None = None, leads: list[Team] | None = None,
-             username: str | None = None) -> User:
+    def make(
+        role: Role,
+        *,
+        teams: list[Team] | None = None,
+        leads: list[Team] | None = None,
+        username: str | None = None,
+    ) -> User:
         counter["n"] += 1
         name = username or f"{role.value}{counter['n']}"
-        return staff_create(username=name, password=PASSWORD, display_name=name, roles=[role],
-                            teams=teams, leads=leads)
+        return staff_create(
+            username=name,
+            password=PASSWORD,
+            display_name=name,
+            roles=[role],
+            teams=teams,
+            leads=leads,
+        )
 
     return make
 
@@ -92,8 +107,9 @@ class ApiClient:
         return self.client.get(self._url(path), params)
 
     def post(self, path: str, data: Any = None, **headers: Any) -> Any:
-        return self.client.post(self._url(path), data or {}, content_type="application/json",
-                                headers=headers)
+        return self.client.post(
+            self._url(path), data or {}, content_type="application/json", headers=headers
+        )
 
     def patch(self, path: str, data: Any = None) -> Any:
         return self.client.patch(self._url(path), data or {}, content_type="application/json")

@@ -65,6 +65,7 @@ _CASE_WORK = [
     "cases.work_case",
     "cases.classify_case",
     "cases.assign_case",
+    "cases.close_case",
     "customers.view_customer",
     "customers.add_customer",
     "customers.change_customer",

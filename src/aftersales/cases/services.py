@@ -1,0 +1,513 @@
+"""Every write to a case: intake, classification, assignment, lifecycle, contacts.
+
+Each function is one transaction that locks the case row, checks the rule it owns, changes the
+case and appends the matching `CaseEvent`. Nothing else writes `Case.status`.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+
+from aftersales.accounts.models import Team, User
+from aftersales.accounts.selectors import user_primary_team, user_team_ids
+from aftersales.catalog.models import ProductLine, Unit
+from aftersales.core import clock
+from aftersales.core.errors import ApplicationError, Conflict
+from aftersales.core.services import number_allocate
+from aftersales.customers.models import Channel, Customer
+
+from .models import SUBCATEGORIES, Case, CaseEvent, Nature, SolutionType, Status, Urgency
+from .workflow import ASSIGN_KEEPS_STATUS, ASSIGN_SOURCES, TRANSITIONS, TRIAGE_SOURCES, priority_for
+
+MAX_SUBJECT = 200
+MAX_BODY = 20_000
+
+
+def _require(actor: User, perm: str) -> None:
+    if not actor.is_active or not actor.has_perm(perm):
+        raise PermissionDenied(f"Your role does not allow this ({perm}).")
+
+
+def _event(
+    case: Case, *, kind: str, actor: User | None, at: dt.datetime, **fields: Any
+) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, occurred_at=at, **fields)
+
+
+def _lock(case: Case) -> Case:
+    return Case.objects.select_for_update().select_related("customer").get(pk=case.pk)
+
+
+def _validate_classification(nature: str, subcategory: str, urgency: str) -> None:
+    errors: dict[str, str] = {}
+    if nature and nature not in Nature.values:
+        errors["nature"] = f"Unknown nature {nature!r}."
+    elif subcategory and subcategory not in SUBCATEGORIES.get(nature, {}):
+        errors["subcategory"] = f"{subcategory!r} is not a sub-category of {nature or 'no nature'}."
+    if urgency not in Urgency.values:
+        errors["urgency"] = f"Unknown urgency {urgency!r}."
+    if errors:
+        raise ApplicationError(
+            "invalid_classification", "Classification is not valid.", details=errors
+        )
+
+
+def _default_team(actor: User) -> Team | None:
+    return user_primary_team(actor) or (
+        Team.objects.filter(kind=Team.Kind.FRONTLINE, is_active=True).order_by("id").first()
+    )
+
+
+def case_open(
+    *,
+    actor: User,
+    customer: Customer,
+    channel: str,
+    subject: str,
+    description: str = "",
+    unit: Unit | None = None,
+    product_line: ProductLine | None = None,
+    nature: str = "",
+    subcategory: str = "",
+    urgency: str = Urgency.NORMAL,
+    team: Team | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Case, bool]:
+    """Open a numbered case from any channel (受理); returns (case, created).
+
+    With an `idempotency_key`, a retried request returns the case the first one created, even
+    when the retries race each other; the key is scoped to the calling account.
+    """
+    _require(actor, "cases.add_case")
+    subject = subject.strip()
+    errors: dict[str, str] = {}
+    if channel not in Channel.values:
+        errors["channel"] = f"Unknown channel {channel!r}."
+    if not subject:
+        errors["subject"] = "A subject is required."
+    elif len(subject) > MAX_SUBJECT:
+        errors["subject"] = f"At most {MAX_SUBJECT} characters."
+    if len(description) > MAX_BODY:
+        errors["description"] = f"At most {MAX_BODY} characters."
+    if customer.merged_into_id is not None:
+        errors["customer"] = "This customer record was merged; use the surviving record."
+    if unit is not None and unit.customer_id not in (None, customer.pk):
+        errors["unit"] = "The unit is registered to another customer."
+    if errors:
+        raise ApplicationError("invalid_case", "The case cannot be opened.", details=errors)
+    _validate_classification(nature, subcategory, urgency)
+
+    scoped_key = f"{actor.pk}:{idempotency_key}" if idempotency_key else None
+    if scoped_key:
+        existing = Case.objects.filter(idempotency_key=scoped_key).first()
+        if existing is not None:
+            return _same_request(existing, customer=customer, subject=subject), False
+    try:
+        with transaction.atomic():
+            case = _case_insert(
+                actor=actor,
+                customer=customer,
+                channel=channel,
+                subject=subject,
+                description=description,
+                unit=unit,
+                product_line=product_line,
+                nature=nature,
+                subcategory=subcategory,
+                urgency=urgency,
+                team=team,
+                idempotency_key=scoped_key,
+            )
+    except IntegrityError:
+        # A concurrent retry with the same key committed first: hand back its case.
+        if scoped_key is None:
+            raise
+        existing = Case.objects.filter(idempotency_key=scoped_key).first()
+        if existing is None:
+            raise
+        return _same_request(existing, customer=customer, subject=subject), False
+    return case, True
+
+
+def _same_request(case: Case, *, customer: Customer, subject: str) -> Case:
+    if case.customer_id != customer.pk or case.subject != subject:
+        raise Conflict(
+            "idempotency_key_reused",
+            "This idempotency key was already used for a different request.",
+            details={"case": case.number},
+        )
+    return case
+
+
+def _case_insert(
+    *,
+    actor: User,
+    customer: Customer,
+    channel: str,
+    subject: str,
+    description: str,
+    unit: Unit | None,
+    product_line: ProductLine | None,
+    nature: str,
+    subcategory: str,
+    urgency: str,
+    team: Team | None,
+    idempotency_key: str | None,
+) -> Case:
+    now = clock.now()
+    if product_line is None and unit is not None:
+        product_line = unit.model.line
+    case = Case(
+        number=number_allocate(prefix="SR"),
+        customer=customer,
+        unit=unit,
+        product_line=product_line,
+        channel=channel,
+        subject=subject,
+        description=description,
+        urgency=urgency,
+        priority=priority_for(urgency=urgency, tier=customer.tier),
+        status=Status.NEW,
+        team=team or _default_team(actor),
+        created_at=now,
+        created_by=actor,
+        updated_at=now,
+        idempotency_key=idempotency_key,
+    )
+    case.full_clean(exclude=["customer", "unit", "product_line", "team", "created_by"])
+    case.save()
+    _event(
+        case,
+        kind=CaseEvent.Kind.CREATED,
+        actor=actor,
+        at=now,
+        to_status=Status.NEW,
+        channel=channel,
+        direction=CaseEvent.Direction.INBOUND,
+        body=description,
+        data={"subject": subject, "urgency": urgency, "team": case.team_id},
+    )
+    if nature:
+        _classify(
+            case, actor=actor, nature=nature, subcategory=subcategory, urgency=urgency, now=now
+        )
+    return case
+
+
+def _set_status(
+    case: Case, *, to: str, actor: User, now: dt.datetime, action: str, reason: str = ""
+) -> None:
+    before = case.status
+    case.status = to
+    case.updated_at = now
+    _event(
+        case,
+        kind=CaseEvent.Kind.STATUS,
+        actor=actor,
+        at=now,
+        from_status=before,
+        to_status=to,
+        body=reason,
+        data={"action": action},
+    )
+
+
+def _classify(
+    case: Case,
+    *,
+    actor: User,
+    nature: str,
+    subcategory: str,
+    urgency: str,
+    now: dt.datetime,
+    source: str = "human",
+) -> None:
+    before = {"nature": case.nature, "subcategory": case.subcategory, "urgency": case.urgency}
+    after = {"nature": nature, "subcategory": subcategory, "urgency": urgency}
+    correction = bool(case.nature) and before != after
+    case.nature, case.subcategory, case.urgency = nature, subcategory, urgency
+    case.priority = priority_for(urgency=urgency, tier=case.customer.tier)
+    case.classified_by = actor
+    case.updated_at = now
+    _event(
+        case,
+        kind=CaseEvent.Kind.CLASSIFIED,
+        actor=actor,
+        at=now,
+        data={"before": before, "after": after, "correction": correction, "source": source},
+    )
+    if case.status in TRIAGE_SOURCES:
+        _set_status(case, to=Status.TRIAGED, actor=actor, now=now, action="triage")
+    case.save()
+
+
+def case_classify(
+    *,
+    actor: User,
+    case: Case,
+    nature: str,
+    subcategory: str = "",
+    urgency: str | None = None,
+    source: str = "human",
+) -> Case:
+    """Set or correct nature, sub-category and urgency (分类/评估); a new case becomes triaged.
+
+    The event keeps before and after, and whether it corrected an earlier classification, so
+    the auto-classifier can learn from human corrections.
+    """
+    _require(actor, "cases.classify_case")
+    with transaction.atomic():
+        case = _lock(case)
+        if not case.is_open:
+            raise ApplicationError(
+                "case_not_open", f"A {case.status} case cannot be reclassified.", status=409
+            )
+        urgency = urgency or case.urgency
+        if not nature:
+            raise ApplicationError(
+                "invalid_classification", "Nature is required.", details={"nature": "required"}
+            )
+        _validate_classification(nature, subcategory, urgency)
+        _classify(
+            case,
+            actor=actor,
+            nature=nature,
+            subcategory=subcategory,
+            urgency=urgency,
+            now=clock.now(),
+            source=source,
+        )
+        return case
+
+
+def case_assign(
+    *,
+    actor: User,
+    case: Case,
+    team: Team | None = None,
+    assignee: User | None = None,
+    reason: str = "",
+) -> Case:
+    """Assign a case to a team and/or an agent, or reassign it (派单/转派).
+
+    Agents assign within their own teams; moving a case to another team needs `reassign_case`.
+    The assignee must be an active member of the team.
+    """
+    _require(actor, "cases.assign_case")
+    with transaction.atomic():
+        case = _lock(case)
+        if case.status not in ASSIGN_SOURCES | ASSIGN_KEEPS_STATUS:
+            raise ApplicationError(
+                "invalid_transition",
+                f"A {case.status} case cannot be assigned.",
+                details={"status": case.status, "action": "assign"},
+                status=409,
+            )
+        target_team = team or case.team
+        if target_team is None:
+            raise ApplicationError(
+                "invalid_assignment", "Choose a team.", details={"team": "required"}
+            )
+        if target_team.pk not in user_team_ids(actor) and not actor.has_perm("cases.reassign_case"):
+            raise PermissionDenied("Only supervisors move cases to a team that is not yours.")
+        if not target_team.is_active:
+            raise ApplicationError(
+                "invalid_assignment", "That team is not active.", details={"team": target_team.pk}
+            )
+        if assignee is not None and (
+            not assignee.is_active or not assignee.memberships.filter(team=target_team).exists()
+        ):
+            raise ApplicationError(
+                "invalid_assignment",
+                f"{assignee} is not an active member of {target_team}.",
+                details={"assignee": assignee.pk, "team": target_team.pk},
+            )
+        if (
+            target_team.pk == case.team_id
+            and (assignee.pk if assignee else None) == case.assignee_id
+        ):
+            return case
+        now = clock.now()
+        data = {
+            "from_team": case.team_id,
+            "to_team": target_team.pk,
+            "from_assignee": case.assignee_id,
+            "to_assignee": assignee.pk if assignee else None,
+        }
+        case.team, case.assignee, case.updated_at = target_team, assignee, now
+        _event(case, kind=CaseEvent.Kind.ASSIGNED, actor=actor, at=now, body=reason, data=data)
+        if case.status not in ASSIGN_KEEPS_STATUS:
+            target = Status.ASSIGNED if assignee is not None else Status.TRIAGED
+            if case.status == Status.NEW and assignee is None:
+                target = Status.NEW
+            if target != case.status:
+                _set_status(case, to=target, actor=actor, now=now, action="assign")
+        case.save()
+        return case
+
+
+def case_transition(
+    *,
+    actor: User,
+    case: Case,
+    action: str,
+    reason: str = "",
+    solution_type: str = "",
+    solution_notes: str = "",
+) -> Case:
+    """Apply one lifecycle action (start, wait, resume, resolve, close, reopen, cancel).
+
+    Only transitions in `workflow.TRANSITIONS` succeed; each writes its status event. Resolving
+    records the solution and derives resolution time and first-contact resolution from events.
+    """
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise ApplicationError(
+            "unknown_action", f"Unknown action {action!r}.", details={"allowed": list(TRANSITIONS)}
+        )
+    _require(actor, transition.permission)
+    reason = reason.strip()
+    with transaction.atomic():
+        case = _lock(case)
+        if case.status not in transition.sources:
+            raise ApplicationError(
+                "invalid_transition",
+                f"Cannot {action} a case that is {case.status}.",
+                details={"status": case.status, "action": action},
+                status=409,
+            )
+        if transition.needs_reason and not reason:
+            raise ApplicationError(
+                "reason_required", f"Say why you {action} the case.", details={"reason": "required"}
+            )
+        if (
+            action == "start"
+            and case.assignee_id != actor.pk
+            and not actor.has_perm("cases.reassign_case")
+        ):
+            raise PermissionDenied("Only the assignee starts work on a case.")
+        now = clock.now()
+        if action == "resolve":
+            _record_solution(
+                case, actor=actor, now=now, solution_type=solution_type, notes=solution_notes
+            )
+        _set_status(case, to=transition.target, actor=actor, now=now, action=action, reason=reason)
+        if action == "resolve":
+            case.resolved_at = now
+            case.first_contact_resolution = _first_contact_resolution(case)
+        elif action == "close":
+            case.closed_at = now
+        elif action == "reopen":
+            case.reopen_count += 1
+            case.resolved_at = None
+            case.closed_at = None
+            case.first_contact_resolution = False
+            if case.assignee_id is None:
+                _set_status(
+                    case, to=Status.TRIAGED, actor=actor, now=now, action="reopen_unassigned"
+                )
+        case.save()
+        return case
+
+
+def _record_solution(
+    case: Case, *, actor: User, now: dt.datetime, solution_type: str, notes: str
+) -> None:
+    if solution_type not in SolutionType.values:
+        raise ApplicationError(
+            "solution_required",
+            "Choose how the problem was solved.",
+            details={"solution_type": "required", "allowed": SolutionType.values},
+        )
+    if len(notes) > MAX_BODY:
+        raise ApplicationError(
+            "invalid_solution", "Notes are too long.", details={"solution_notes": MAX_BODY}
+        )
+    case.solution_type, case.solution_notes = solution_type, notes.strip()
+    _event(
+        case,
+        kind=CaseEvent.Kind.SOLUTION,
+        actor=actor,
+        at=now,
+        body=case.solution_notes,
+        data={"solution_type": solution_type},
+    )
+
+
+def _first_contact_resolution(case: Case) -> bool:
+    """Solved at first contact: never reopened, never waited, and no contact after the opening one."""
+    if case.reopen_count:
+        return False
+    events = case.events.all()
+    if events.filter(kind=CaseEvent.Kind.CONTACT).exists():
+        return False
+    return not events.filter(
+        kind=CaseEvent.Kind.STATUS, to_status__in=[Status.WAITING_CUSTOMER, Status.WAITING_PARTS]
+    ).exists()
+
+
+def case_contact_log(
+    *,
+    actor: User,
+    case: Case,
+    direction: str,
+    channel: str,
+    body: str,
+    occurred_at: dt.datetime | None = None,
+) -> CaseEvent:
+    """Record a contact with the customer (call, e-mail, chat, visit) on the case's timeline.
+
+    The first outbound contact from a person is the case's first response.
+    """
+    _require(actor, "cases.work_case")
+    errors: dict[str, str] = {}
+    if direction not in CaseEvent.Direction.values:
+        errors["direction"] = "Use 'in' or 'out'."
+    if channel not in Channel.values:
+        errors["channel"] = f"Unknown channel {channel!r}."
+    if not body.strip():
+        errors["body"] = "Say what was said."
+    elif len(body) > MAX_BODY:
+        errors["body"] = f"At most {MAX_BODY} characters."
+    now = clock.now()
+    if occurred_at is not None and occurred_at > now:
+        errors["occurred_at"] = "A contact cannot be in the future."
+    if errors:
+        raise ApplicationError("invalid_contact", "The contact cannot be recorded.", details=errors)
+    with transaction.atomic():
+        case = _lock(case)
+        if case.status == Status.CANCELLED:
+            raise ApplicationError("case_cancelled", "The case was cancelled.", status=409)
+        at = occurred_at or now
+        event = _event(
+            case,
+            kind=CaseEvent.Kind.CONTACT,
+            actor=actor,
+            at=at,
+            channel=channel,
+            direction=direction,
+            body=body.strip(),
+        )
+        if direction == CaseEvent.Direction.OUTBOUND and case.first_response_at is None:
+            case.first_response_at = at
+        case.updated_at = now
+        case.save(update_fields=["first_response_at", "updated_at"])
+        return event
+
+
+def case_note_add(*, actor: User, case: Case, body: str) -> CaseEvent:
+    """Add an internal note (not shown to the customer) to the timeline."""
+    _require(actor, "cases.work_case")
+    body = body.strip()
+    if not body or len(body) > MAX_BODY:
+        raise ApplicationError(
+            "invalid_note", "A note needs 1 to 20,000 characters.", details={"body": "length"}
+        )
+    with transaction.atomic():
+        case = _lock(case)
+        now = clock.now()
+        case.updated_at = now
+        case.save(update_fields=["updated_at"])
+        return _event(case, kind=CaseEvent.Kind.NOTE, actor=actor, at=now, body=body)

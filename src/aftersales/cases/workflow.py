@@ -1,0 +1,86 @@
+"""The case lifecycle as an explicit state machine: which action leads from which status where.
+
+Only `cases.services` applies these; nothing else sets `Case.status`.
+"""
+
+from dataclasses import dataclass
+
+from .models import Status
+
+S = Status
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[str]
+    target: str
+    permission: str
+    needs_reason: bool = False
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in [
+        Transition("start", frozenset({S.ASSIGNED}), S.IN_PROGRESS, "cases.work_case"),
+        Transition(
+            "wait_customer", frozenset({S.IN_PROGRESS}), S.WAITING_CUSTOMER, "cases.work_case"
+        ),
+        Transition("wait_parts", frozenset({S.IN_PROGRESS}), S.WAITING_PARTS, "cases.work_case"),
+        Transition(
+            "resume",
+            frozenset({S.WAITING_CUSTOMER, S.WAITING_PARTS}),
+            S.IN_PROGRESS,
+            "cases.work_case",
+        ),
+        Transition(
+            "resolve",
+            frozenset({S.IN_PROGRESS, S.WAITING_CUSTOMER}),
+            S.RESOLVED,
+            "cases.work_case",
+        ),
+        Transition("close", frozenset({S.RESOLVED}), S.CLOSED, "cases.close_case"),
+        Transition(
+            "reopen",
+            frozenset({S.RESOLVED, S.CLOSED}),
+            S.IN_PROGRESS,
+            "cases.work_case",
+            needs_reason=True,
+        ),
+        Transition(
+            "cancel",
+            frozenset(
+                {
+                    S.NEW,
+                    S.TRIAGED,
+                    S.ASSIGNED,
+                    S.IN_PROGRESS,
+                    S.WAITING_CUSTOMER,
+                    S.WAITING_PARTS,
+                }
+            ),
+            S.CANCELLED,
+            "cases.work_case",
+            needs_reason=True,
+        ),
+    ]
+}
+
+# Statuses from which classification and assignment move the case forward.
+TRIAGE_SOURCES = frozenset({S.NEW})
+ASSIGN_SOURCES = frozenset({S.NEW, S.TRIAGED, S.ASSIGNED, S.IN_PROGRESS})
+# Assignment in a waiting state changes the person, not the status.
+ASSIGN_KEEPS_STATUS = frozenset({S.WAITING_CUSTOMER, S.WAITING_PARTS})
+
+
+def allowed_actions(status: str) -> list[str]:
+    """Actions whose source statuses include `status`, in display order."""
+    return [a for a, t in TRANSITIONS.items() if status in t.sources]
+
+
+def priority_for(*, urgency: str, tier: str) -> int:
+    """Priority 1 (highest) to 4 from urgency and customer tier: VIP moves one step up."""
+    base = {"critical": 1, "high": 2, "normal": 3, "low": 4}[urgency]
+    if tier == "vip":
+        return max(1, base - 1)
+    return base
