@@ -57,7 +57,11 @@ api = NinjaAPI(
 
 
 def error_response(
-    request: HttpRequest, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
 ) -> HttpResponse:
     return api.create_response(
         request, {"code": code, "message": message, "details": details or {}}, status=status
@@ -91,7 +95,9 @@ def _django_validation_error(request: HttpRequest, exc: DjangoValidationError) -
         if hasattr(exc, "error_dict")
         else {"errors": [str(m) for m in exc.messages]}
     )
-    return error_response(request, 422, "invalid_input", "The request did not pass validation.", details)
+    return error_response(
+        request, 422, "invalid_input", "The request did not pass validation.", details
+    )
 
 
 @api.exception_handler(AuthenticationError)
@@ -113,8 +119,15 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-            405: "method_not_allowed", 409: "conflict", 413: "too_large"}
+    code = {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+    }
     return error_response(
         request, exc.status_code, code.get(exc.status_code, "error"), str(exc.message)
     )
