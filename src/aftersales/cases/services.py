@@ -176,7 +176,12 @@ def _case_insert(
         updated_at=now,
         idempotency_key=idempotency_key,
     )
-    case.full_clean(exclude=["customer", "unit", "product_line", "team", "created_by"])
+    # Uniqueness is the database's job: a concurrent retry must hit the constraint.
+    case.full_clean(
+        exclude=["customer", "unit", "product_line", "team", "created_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     case.save()
     _event(
         case,
@@ -437,7 +442,7 @@ def _record_solution(
 
 
 def _first_contact_resolution(case: Case) -> bool:
-    """Solved at first contact: never reopened, never waited, and no contact after the opening one."""
+    """Solved at first contact: never reopened, never waited, no contact after the opening one."""
     if case.reopen_count:
         return False
     events = case.events.all()

@@ -2,4 +2,13 @@ from django.urls import path
 
 from . import views
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.case_queue, name="case_queue"),
+    path("new/", views.case_new, name="case_new"),
+    path("<str:number>/", views.case_detail, name="case_detail"),
+    path(
+        "<str:number>/<slug:kind>/",
+        views.case_action,
+        name="case_action",
+    ),
+]

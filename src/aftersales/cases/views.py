@@ -1,1 +1,251 @@
-"""HTML views (thin: parse, authorise, call a service or selector, render)."""
+"""Staff pages for cases: the queue, intake, the case page and its actions (thin views)."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from aftersales.accounts.models import Team, User
+from aftersales.accounts.selectors import assignable_users, user_team_ids
+from aftersales.catalog.models import ProductLine
+from aftersales.catalog.selectors import unit_queryset_for, warranty_status
+from aftersales.core import clock
+from aftersales.core.errors import ApplicationError
+from aftersales.customers.selectors import customer_queryset_for
+
+from . import selectors, services
+from .forms import (
+    AssignForm,
+    CaseOpenForm,
+    ClassifyForm,
+    ContactForm,
+    NoteForm,
+    QueueFilterForm,
+    TransitionForm,
+)
+from .models import SUBCATEGORIES, Case, SolutionType
+
+PAGE_SIZE = 50
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def case_queue(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = QueueFilterForm(request.GET or None)
+    data: dict[str, Any] = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.QueueFilters(
+        status=data.get("status") or "",
+        nature=data.get("nature") or "",
+        urgency=data.get("urgency") or "",
+        channel=data.get("channel") or "",
+        team=data.get("team"),
+        assignee=data.get("assignee"),
+        product_line=data.get("product_line"),
+        date_from=data.get("date_from"),
+        date_to=data.get("date_to"),
+        q=data.get("q") or "",
+    )
+    paginator = Paginator(selectors.case_queue(user, filters), PAGE_SIZE)
+    page = paginator.get_page(data.get("page") or 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "teams": Team.objects.filter(is_active=True),
+        "assignees": assignable_users(team=None),
+        "product_lines": ProductLine.objects.all(),
+        "now": clock.now(),
+    }
+    template = (
+        "cases/_queue_results.html" if request.headers.get("HX-Request") else "cases/queue.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@permission_required("cases.add_case", raise_exception=True)
+def case_new(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    source = request.POST if request.method == "POST" else request.GET
+    customer_id = source.get("customer", "")
+    customer = (
+        customer_queryset_for(user).filter(pk=customer_id).prefetch_related("units__model").first()
+        if customer_id.isdigit()
+        else None
+    )
+    if customer is None:
+        messages.info(request, _("Find the customer first (by phone number, name or number)."))
+        return redirect("web:caller_lookup")
+    form = CaseOpenForm(
+        request.POST or None,
+        initial={
+            "customer": customer.pk,
+            "unit": source.get("unit", ""),
+            "channel": source.get("channel", "phone"),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        unit = None
+        if form.cleaned_data["unit"]:
+            unit = unit_queryset_for(user).filter(pk=form.cleaned_data["unit"]).first()
+        try:
+            case, _created = services.case_open(
+                actor=user,
+                customer=customer,
+                channel=form.cleaned_data["channel"],
+                subject=form.cleaned_data["subject"],
+                description=form.cleaned_data["description"],
+                unit=unit,
+                nature=form.cleaned_data["nature"],
+                subcategory=form.cleaned_data["subcategory"],
+                urgency=form.cleaned_data["urgency"],
+            )
+        except ApplicationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Case %(number)s opened.") % {"number": case.number})
+            return redirect("web:case_detail", number=case.number)
+    today = clock.today()
+    units = [(u, warranty_status(u, on=today)) for u in customer.units.all()]
+    return render(
+        request,
+        "cases/new.html",
+        {"form": form, "customer": customer, "units": units, "subcategories": SUBCATEGORIES},
+    )
+
+
+def _form_errors(form: Any, exc: ApplicationError) -> None:
+    form.add_error(None, exc.message)
+    for field, problem in exc.details.items():
+        if field in form.fields:
+            form.add_error(field, str(problem))
+
+
+def _case_for(request: HttpRequest, number: str) -> Case:
+    try:
+        return selectors.case_get_for(_user(request), number=number.upper())
+    except Case.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    case = _case_for(request, number)
+    team_choices = (
+        Team.objects.filter(is_active=True)
+        if user.has_perm("cases.reassign_case")
+        else Team.objects.filter(pk__in=user_team_ids(user))
+    )
+    context = {
+        "case": case,
+        "events": selectors.case_timeline(case),
+        "metrics": selectors.case_metrics(case),
+        "actions": selectors.case_allowed_actions(user, case),
+        "warranty": warranty_status(case.unit, on=clock.today()) if case.unit else None,
+        "classify_form": ClassifyForm(
+            initial={
+                "nature": case.nature,
+                "subcategory": case.subcategory,
+                "urgency": case.urgency,
+            }
+        ),
+        "subcategories": SUBCATEGORIES,
+        "teams": team_choices,
+        "assignees": assignable_users(team=case.team) if case.team else [],
+        "solution_types": SolutionType.choices,
+        "contact_form": ContactForm(initial={"channel": case.channel, "direction": "out"}),
+        "can_assign": user.has_perm("cases.assign_case") and case.is_open,
+        "can_classify": user.has_perm("cases.classify_case") and case.is_open,
+        "can_work": user.has_perm("cases.work_case"),
+    }
+    return render(request, "cases/detail.html", context)
+
+
+@login_required
+@require_POST
+def case_action(request: HttpRequest, number: str, kind: str) -> HttpResponse:
+    """One POST endpoint per case action; the service decides, the page shows the outcome."""
+    user = _user(request)
+    case = _case_for(request, number)
+    try:
+        _apply(request, user, case, kind)
+    except ApplicationError as exc:
+        details = "; ".join(f"{k}: {v}" for k, v in exc.details.items() if k != "allowed")
+        messages.error(request, f"{exc.message} {details}".strip())
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("Your role does not allow this action."))
+    if not selectors.case_queryset_for(user).filter(pk=case.pk).exists():
+        messages.info(request, _("The case has left your queue."))
+        return redirect("web:case_queue")
+    return redirect("web:case_detail", number=case.number)
+
+
+def _invalid(form: Any) -> ApplicationError:
+    return ApplicationError(
+        "invalid_input",
+        _("Please correct the form."),
+        details={k: " ".join(str(m) for m in v) for k, v in form.errors.items()},
+    )
+
+
+def _apply(request: HttpRequest, user: User, case: Case, kind: str) -> None:
+    if kind == "classify":
+        form = ClassifyForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        services.case_classify(actor=user, case=case, **form.cleaned_data)
+        messages.success(request, _("Classification saved."))
+    elif kind == "assign":
+        form = AssignForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        team = (
+            get_object_or_404(Team, pk=form.cleaned_data["team"], is_active=True)
+            if form.cleaned_data["team"]
+            else None
+        )
+        assignee_id = form.cleaned_data["assignee"]
+        if request.POST.get("to_me"):
+            assignee_id = user.pk
+        assignee = get_object_or_404(User, pk=assignee_id, is_active=True) if assignee_id else None
+        services.case_assign(
+            actor=user, case=case, team=team, assignee=assignee, reason=form.cleaned_data["reason"]
+        )
+        messages.success(request, _("Assignment saved."))
+    elif kind == "transition":
+        form = TransitionForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        services.case_transition(actor=user, case=case, **form.cleaned_data)
+        messages.success(request, _("Case updated."))
+    elif kind == "contact":
+        form = ContactForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        services.case_contact_log(actor=user, case=case, **form.cleaned_data)
+        messages.success(request, _("Contact recorded."))
+    elif kind == "note":
+        form = NoteForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        services.case_note_add(actor=user, case=case, body=form.cleaned_data["body"])
+        messages.success(request, _("Note added."))
+    else:
+        raise Http404
