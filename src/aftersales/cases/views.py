@@ -99,6 +99,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
             "channel": source.get("channel", "phone"),
         },
     )
+    status = 200
     if request.method == "POST" and form.is_valid():
         unit = None
         if form.cleaned_data["unit"]:
@@ -117,15 +118,19 @@ def case_new(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             _form_errors(form, exc)
+            status = 422
         else:
             messages.success(request, _("Case %(number)s opened.") % {"number": case.number})
             return redirect("web:case_detail", number=case.number)
+    if request.method == "POST" and not form.is_valid():
+        status = 422
     today = clock.today()
     units = [(u, warranty_status(u, on=today)) for u in customer.units.all()]
     return render(
         request,
         "cases/new.html",
         {"form": form, "customer": customer, "units": units, "subcategories": SUBCATEGORIES},
+        status=status,
     )
 
 
@@ -146,8 +151,13 @@ def _case_for(request: HttpRequest, number: str) -> Case:
 @login_required
 @permission_required("cases.view_case", raise_exception=True)
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return _render_detail(request, _case_for(request, number))
+
+
+def _render_detail(
+    request: HttpRequest, case: Case, *, error: str = "", code: str = "", status: int = 200
+) -> HttpResponse:
     user = _user(request)
-    case = _case_for(request, number)
     team_choices = (
         Team.objects.filter(is_active=True)
         if user.has_perm("cases.reassign_case")
@@ -155,6 +165,8 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     )
     context = {
         "case": case,
+        "error": error,
+        "error_code": code,
         "events": selectors.case_timeline(case),
         "metrics": selectors.case_metrics(case),
         "actions": selectors.case_allowed_actions(user, case),
@@ -175,22 +187,36 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
         "can_classify": user.has_perm("cases.classify_case") and case.is_open,
         "can_work": user.has_perm("cases.work_case"),
     }
-    return render(request, "cases/detail.html", context)
+    return render(request, "cases/detail.html", context, status=status)
 
 
 @login_required
 @require_POST
 def case_action(request: HttpRequest, number: str, kind: str) -> HttpResponse:
-    """One POST endpoint per case action; the service decides, the page shows the outcome."""
+    """One POST endpoint per case action: success redirects to the case, a refusal shows it
+    again with the reason and a 4xx status, having changed nothing."""
     user = _user(request)
     case = _case_for(request, number)
     try:
         _apply(request, user, case, kind)
     except ApplicationError as exc:
         details = "; ".join(f"{k}: {v}" for k, v in exc.details.items() if k != "allowed")
-        messages.error(request, f"{exc.message} {details}".strip())
+        message = f"{exc.message} {details}".strip()
+        return _render_detail(
+            request,
+            _case_for(request, number),
+            error=message,
+            code=exc.code,
+            status=exc.status_code if exc.status_code != 400 else 422,
+        )
     except PermissionDenied as exc:
-        messages.error(request, str(exc) or _("Your role does not allow this action."))
+        return _render_detail(
+            request,
+            _case_for(request, number),
+            error=str(exc) or _("Your role does not allow this action."),
+            code="forbidden",
+            status=403,
+        )
     if not selectors.case_queryset_for(user).filter(pk=case.pk).exists():
         messages.info(request, _("The case has left your queue."))
         return redirect("web:case_queue")
