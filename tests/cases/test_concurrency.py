@@ -25,7 +25,7 @@ pytestmark = [
 
 
 def _run_concurrently(n: int, fn: Callable[[int], T], workers: int) -> list[T]:
-    """Run fn(i) for i < n on `workers` threads that start together, each with its own connection."""
+    """Run fn(i) for i < n on `workers` threads started together, each on its own connection."""
     barrier = threading.Barrier(min(n, workers))
 
     def call(i: int) -> T:

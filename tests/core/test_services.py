@@ -22,7 +22,7 @@ def test_numbers_restart_each_month_in_local_time() -> None:
 
 
 def test_frozen_clock_needs_aware_time() -> None:
-    with pytest.raises(ValueError), clock.frozen_at(dt.datetime(2026, 1, 1)):  # noqa: DTZ001
+    with pytest.raises(ValueError), clock.frozen_at(dt.datetime(2026, 1, 1)):
         pass
 
 

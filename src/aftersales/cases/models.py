@@ -2,9 +2,12 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from aftersales.customers.models import Channel
+
+StrOrPromise = str | Promise
 
 
 class Nature(models.TextChoices):
@@ -20,7 +23,7 @@ class Nature(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-SUBCATEGORIES: dict[str, dict[str, str]] = {
+SUBCATEGORIES: dict[str, dict[str, StrOrPromise]] = {
     Nature.HARDWARE: {
         "no_power": _("Does not power on"),
         "noise": _("Noise or vibration"),

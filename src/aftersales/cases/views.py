@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -232,6 +233,7 @@ def _invalid(form: Any) -> ApplicationError:
 
 
 def _apply(request: HttpRequest, user: User, case: Case, kind: str) -> None:
+    form: forms.Form
     if kind == "classify":
         form = ClassifyForm(request.POST)
         if not form.is_valid():
