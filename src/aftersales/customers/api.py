@@ -1,3 +1,413 @@
-from ninja import Router
+"""JSON API of the customer file, mounted at /api/v1/customers.
 
-router = Router()
+Endpoints parse, call one selector or service, and serialise. Contacts are always masked in
+output; the only way to the clear values is the audited `reveal` endpoint.
+"""
+
+import datetime as dt
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import ConfigDict, StringConstraints, field_validator
+
+from aftersales.accounts.models import User
+from aftersales.core import clock
+
+from . import selectors, services
+from .models import Channel, ContactPoint, Customer, Tier
+
+router = Router(tags=["customers"])
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Notes = Annotated[str, StringConstraints(max_length=5000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[a-z]{2,4})?$")]
+PhoneText = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+EmailText = Annotated[str, StringConstraints(min_length=3, max_length=254)]
+
+
+class StrictIn(Schema):
+    """Input schemas refuse unknown fields: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(StrictIn):
+    province: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    district: Annotated[str, StringConstraints(max_length=50)] = ""
+    street: Annotated[str, StringConstraints(max_length=300)] = ""
+    postal_code: Annotated[str, StringConstraints(max_length=12)] = ""
+
+
+class CustomerCreateIn(StrictIn):
+    name: Name
+    kind: Customer.Kind = Customer.Kind.PERSON
+    company_name: ShortText = ""
+    phones: list[PhoneText] = Field(default_factory=list, max_length=5)
+    emails: list[EmailText] = Field(default_factory=list, max_length=5)
+    addresses: list[AddressIn] = Field(default_factory=list, max_length=5)
+    preferred_channel: Channel = Channel.PHONE
+    preferred_language: LanguageCode = "zh-hans"
+    consent_contact: bool = True
+    notes: Notes = ""
+    tier: Tier = Tier.REGULAR
+
+
+class CustomerUpdateIn(StrictIn):
+    """Only the fields sent change; `null` is refused rather than read as 'clear it'."""
+
+    name: Name | None = None
+    company_name: ShortText | None = None
+    preferred_channel: Channel | None = None
+    preferred_language: LanguageCode | None = None
+    consent_contact: bool | None = None
+    notes: Notes | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return value
+
+
+class ContactIn(StrictIn):
+    kind: ContactPoint.Kind
+    value: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    label: Annotated[str, StringConstraints(max_length=30)] = ""
+    is_primary: bool = False
+
+
+class MergeIn(StrictIn):
+    duplicate_id: int = Field(gt=0)
+    reason: Reason = ""
+
+
+class TierIn(StrictIn):
+    tier: Tier
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ContactOut(Schema):
+    id: int
+    kind: str
+    masked: str
+    label: str
+    is_primary: bool
+
+
+class AddressOut(Schema):
+    """The street is personal data: only the region is shown, plus whether a street exists."""
+
+    id: int
+    province: str
+    city: str
+    district: str
+    postal_code: str
+    is_default: bool
+    has_street: bool
+
+    @staticmethod
+    def resolve_has_street(obj: Any) -> bool:
+        return bool(obj.street)
+
+
+class CustomerOut(Schema):
+    id: int
+    number: str
+    kind: str
+    name: str
+    company_name: str
+    preferred_channel: str
+    preferred_language: str
+    consent_contact: bool
+    notes: str
+    tier: str
+    created_at: dt.datetime
+    contacts: list[ContactOut]
+    addresses: list[AddressOut]
+
+    @staticmethod
+    def resolve_contacts(obj: Customer) -> list[ContactPoint]:
+        return list(obj.contacts.all())
+
+    @staticmethod
+    def resolve_addresses(obj: Customer) -> list[Any]:
+        return list(obj.addresses.all())
+
+
+class UnitOut(Schema):
+    id: int
+    model_code: str
+    model_name: str
+    serial_number: str
+    purchase_date: dt.date
+    warranty_status: str = Field(description="in_warranty, expiring or expired (parts cover)")
+    parts_warranty_end: dt.date
+    labour_warranty_end: dt.date
+    warranty_days_left: int = Field(description="Days of parts cover left; negative once expired")
+
+
+class CustomerMatchOut(Schema):
+    id: int
+    number: str
+    name: str
+    company_name: str
+    tier: str
+    contacts: list[ContactOut]
+    units: list[UnitOut]
+
+
+class LookupOut(Schema):
+    phone_e164: str
+    matches: list[CustomerMatchOut]
+
+
+class RevealedContactOut(Schema):
+    id: int
+    kind: str
+    value: str
+    label: str
+    is_primary: bool
+
+
+class RevealedAddressOut(Schema):
+    id: int
+    province: str
+    city: str
+    district: str
+    street: str
+    postal_code: str
+    is_default: bool
+
+
+class RevealOut(Schema):
+    contacts: list[RevealedContactOut]
+    addresses: list[RevealedAddressOut]
+
+
+class TimelineItemOut(Schema):
+    time: dt.datetime
+    kind: str
+    actor: str
+    case_number: str
+    text: str
+
+
+class CustomerPagination(LimitOffsetPagination):
+    """limit/offset with a hard maximum of 100 rows per page."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=100)
+        offset: int = Field(0, ge=0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_limit=100, **kwargs)
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # both authenticators only admit staff accounts
+    return user
+
+
+def _match_out(customer: Customer) -> dict[str, Any]:
+    today = clock.today()
+    return {
+        "id": customer.pk,
+        "number": customer.number,
+        "name": customer.name,
+        "company_name": customer.company_name,
+        "tier": customer.tier,
+        "contacts": list(customer.contacts.all()),
+        "units": [
+            {
+                "id": w.unit.pk,
+                "model_code": w.unit.model.code,
+                "model_name": w.unit.model.name,
+                "serial_number": w.unit.serial_number,
+                "purchase_date": w.unit.purchase_date,
+                "warranty_status": w.warranty.status,
+                "parts_warranty_end": w.warranty.parts_end,
+                "labour_warranty_end": w.warranty.labour_end,
+                "warranty_days_left": w.warranty.days_left,
+            }
+            for w in selectors.customer_units(customer, on=today)
+        ],
+    }
+
+
+@router.get(
+    "",
+    response=list[CustomerOut],
+    operation_id="customers_list",
+    summary="List or search customers",
+)
+@paginate(CustomerPagination)
+def customers_list(
+    request: HttpRequest,
+    q: Annotated[str, Query(max_length=100, description="Number, name, phone or e-mail")] = "",
+) -> Any:
+    """Customers in the caller's scope matching `q` (newest first when `q` is empty)."""
+    return selectors.customer_search(user=_user(request), q=q).prefetch_related("addresses")
+
+
+@router.post(
+    "",
+    response={201: CustomerOut},
+    operation_id="customers_create",
+    summary="Create a customer",
+)
+def customers_create(request: HttpRequest, payload: CustomerCreateIn) -> Status[Customer]:
+    """Open a customer file; contacts are normalised, encrypted and indexed."""
+    data = payload.model_dump()
+    customer = services.customer_create(actor=_user(request), **data)
+    return Status(201, selectors.customer_get_for(_user(request), pk=customer.pk))
+
+
+@router.get(
+    "/lookup",
+    response=LookupOut,
+    operation_id="customers_lookup_by_phone",
+    summary="Recognise a caller by phone number",
+)
+def customers_lookup(
+    request: HttpRequest,
+    phone: Annotated[str, Query(min_length=1, max_length=40, description="Any usual form")],
+) -> dict[str, Any]:
+    """Who is calling: 0, 1 or several customers with their units and warranty positions."""
+    match = selectors.customers_by_phone(user=_user(request), raw=phone)
+    return {
+        "phone_e164": match.phone_e164,
+        "matches": [_match_out(c) for c in match.customers],
+    }
+
+
+@router.get(
+    "/{int:customer_id}",
+    response=CustomerOut,
+    operation_id="customers_get",
+    summary="Get one customer",
+)
+def customers_get(request: HttpRequest, customer_id: int) -> Customer:
+    """One customer, contacts masked; 404 outside the caller's scope."""
+    return selectors.customer_get_for(_user(request), pk=customer_id)
+
+
+@router.patch(
+    "/{int:customer_id}",
+    response=CustomerOut,
+    operation_id="customers_update",
+    summary="Change a customer's details",
+)
+def customers_update(request: HttpRequest, customer_id: int, payload: CustomerUpdateIn) -> Customer:
+    """Change name, company, preferences, consent or notes (the tier has its own endpoint)."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=customer_id)
+    services.customer_update(
+        actor=user, customer=customer, **payload.model_dump(exclude_unset=True)
+    )
+    return selectors.customer_get_for(user, pk=customer_id)
+
+
+@router.post(
+    "/{int:customer_id}/contacts",
+    response={201: ContactOut},
+    operation_id="customers_contact_add",
+    summary="Add a phone number or e-mail address",
+)
+def customers_contact_add(
+    request: HttpRequest, customer_id: int, payload: ContactIn
+) -> Status[ContactPoint]:
+    """Add a contact; `duplicate_contact` (409) if the customer already has it."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=customer_id)
+    return Status(201, services.contact_add(actor=user, customer=customer, **payload.model_dump()))
+
+
+@router.post(
+    "/{int:customer_id}/reveal",
+    response=RevealOut,
+    operation_id="customers_contacts_reveal",
+    summary="Reveal full contact details (audited)",
+)
+def customers_reveal(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    """The clear phone numbers, e-mails and streets; the reveal is recorded in the audit log."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=customer_id)
+    revealed = services.contact_reveal(actor=user, customer=customer)
+    return {
+        "contacts": [
+            {
+                "id": c.pk,
+                "kind": c.kind,
+                "value": value,
+                "label": c.label,
+                "is_primary": c.is_primary,
+            }
+            for c, value in revealed.contacts
+        ],
+        "addresses": [
+            {
+                "id": a.pk,
+                "province": a.province,
+                "city": a.city,
+                "district": a.district,
+                "street": street,
+                "postal_code": a.postal_code,
+                "is_default": a.is_default,
+            }
+            for a, street in revealed.addresses
+        ],
+    }
+
+
+@router.post(
+    "/{int:customer_id}/merge",
+    response=CustomerOut,
+    operation_id="customers_merge",
+    summary="Merge a duplicate record into this customer",
+)
+def customers_merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> Customer:
+    """Move the duplicate's contacts, addresses, units and cases here; the duplicate points here."""
+    user = _user(request)
+    # Merged records are found here so the service can refuse them with their own codes.
+    survivor = selectors.customer_get_for(user, pk=customer_id, include_merged=True)
+    duplicate = selectors.customer_get_for(user, pk=payload.duplicate_id, include_merged=True)
+    services.customer_merge(
+        actor=user, survivor=survivor, duplicate=duplicate, reason=payload.reason
+    )
+    return selectors.customer_get_for(user, pk=customer_id)
+
+
+@router.post(
+    "/{int:customer_id}/tier",
+    response=CustomerOut,
+    operation_id="customers_set_tier",
+    summary="Set a customer's value tier",
+)
+def customers_set_tier(request: HttpRequest, customer_id: int, payload: TierIn) -> Customer:
+    """Set the tier by hand with a reason (audited, needs `customers.set_tier`)."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=customer_id)
+    services.customer_set_tier(
+        actor=user, customer=customer, tier=payload.tier, reason=payload.reason
+    )
+    return selectors.customer_get_for(user, pk=customer_id)
+
+
+@router.get(
+    "/{int:customer_id}/timeline",
+    response=list[TimelineItemOut],
+    operation_id="customers_timeline",
+    summary="A customer's contact timeline",
+)
+def customers_timeline(request: HttpRequest, customer_id: int) -> list[selectors.TimelineItem]:
+    """Case events and the customer's audit trail, oldest first."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=customer_id)
+    return selectors.customer_timeline(user=user, customer=customer)

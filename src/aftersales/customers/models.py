@@ -63,6 +63,11 @@ class Customer(models.Model):
             ("set_tier", "Can set a customer's value tier"),
         ]
         indexes = [models.Index(fields=["tier"], name="customers_tier")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(merged_into=models.F("pk")), name="customers_not_merged_self"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
@@ -91,7 +96,13 @@ class ContactPoint(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "kind", "lookup_hash"], name="customers_contact_unique"
-            )
+            ),
+            # At most one primary phone and one primary e-mail per customer.
+            models.UniqueConstraint(
+                fields=["customer", "kind"],
+                condition=models.Q(is_primary=True),
+                name="customers_contact_one_primary",
+            ),
         ]
         ordering = ["-is_primary", "id"]
 
@@ -117,6 +128,13 @@ class Address(models.Model):
     class Meta:
         ordering = ["-is_default", "id"]
         indexes = [models.Index(fields=["province", "city"], name="customers_addr_region")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(is_default=True),
+                name="customers_addr_one_default",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.province} {self.city} {self.district}".strip()

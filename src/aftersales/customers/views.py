@@ -1,1 +1,169 @@
 """HTML views (thin: parse, authorise, call a service or selector, render)."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from aftersales.accounts.models import User
+from aftersales.core import clock
+from aftersales.core.errors import ApplicationError
+
+from . import selectors, services
+from .forms import CustomerForm, MergeForm
+from .models import Customer
+
+SEARCH_PAGE_SIZE = 25
+# Where a service's error code belongs on the create form, and what it says there.
+CREATE_ERRORS = {
+    "invalid_phone": ("phones", gettext_lazy("%(value)s is not a phone number.")),
+    "duplicate_contact": ("phones", gettext_lazy("The same number is listed twice.")),
+    "invalid_email": ("email", gettext_lazy("%(value)s is not an e-mail address.")),
+}
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # every view here is behind login_required
+    return user
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _cards(customers: list[Customer]) -> list[dict[str, Any]]:
+    today = clock.today()
+    return [{"customer": c, "units": selectors.customer_units(c, on=today)} for c in customers]
+
+
+@login_required
+@permission_required("customers.view_customer", raise_exception=True)
+def customer_search(request: HttpRequest) -> HttpResponse:
+    """Search box and results; HTMX asks for the results partial only, as the agent types."""
+    q = request.GET.get("q", "")[:100]
+    results = selectors.customer_search(user=_user(request), q=q)
+    page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"q": q, "page": page}
+    template = "customers/_search_results.html" if _is_htmx(request) else "customers/search.html"
+    response = render(request, template, context)
+    # One URL answers with a page or a fragment: caches and browser history must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@permission_required("customers.view_customer", raise_exception=True)
+def caller_lookup(request: HttpRequest) -> HttpResponse:
+    """The incoming-call screen: who is calling on `?phone=`, and their units (客户辨识)."""
+    raw = request.GET.get("phone", "").strip()[:40]
+    context: dict[str, Any] = {"phone": raw, "searched": bool(raw)}
+    if raw:
+        try:
+            match = selectors.customers_by_phone(user=_user(request), raw=raw)
+        except ApplicationError:
+            context["error"] = _("That is not a phone number we can call back.")
+            return render(request, "customers/caller_lookup.html", context, status=422)
+        context["phone_e164"] = match.phone_e164
+        context["cards"] = _cards(match.customers)
+    return render(request, "customers/caller_lookup.html", context)
+
+
+@login_required
+@permission_required("customers.add_customer", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def customer_new(request: HttpRequest) -> HttpResponse:
+    """Open a customer file; on bad input the form comes back with its errors, nothing saved."""
+    if request.method == "POST":
+        form = CustomerForm(request.POST)
+        if form.is_valid():
+            try:
+                customer = services.customer_create(actor=_user(request), **form.service_kwargs())
+            except ApplicationError as exc:
+                field, message = CREATE_ERRORS.get(exc.code, (None, exc.message))
+                value = exc.details.get("phone") or exc.details.get("email") or ""
+                form.add_error(field, str(message) % {"value": value})
+            except ValidationError as exc:
+                form.add_error(None, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request, _("Customer %(number)s created.") % {"number": customer.number}
+                )
+                return redirect("web:customer_detail", pk=customer.pk)
+        return render(request, "customers/new.html", {"form": form}, status=422)
+    initial = {"phones": request.GET.get("phone", "")[:40]}
+    return render(request, "customers/new.html", {"form": CustomerForm(initial=initial)})
+
+
+@login_required
+@permission_required("customers.view_customer", raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Customer 360: masked contacts, units with warranty, visible cases, the whole timeline."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=pk)
+    context = {
+        "customer": customer,
+        "contacts": list(customer.contacts.all()),
+        "addresses": list(customer.addresses.all()),
+        "units": selectors.customer_units(customer, on=clock.today()),
+        "cases": selectors.customer_cases_for(user=user, customer=customer),
+        "timeline": selectors.customer_timeline(user=user, customer=customer),
+    }
+    return render(request, "customers/detail.html", context)
+
+
+@login_required
+@require_POST
+def customer_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the clear contact details (audited); HTMX swaps them in place of the masked ones."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=pk)
+    revealed = services.contact_reveal(actor=user, customer=customer)
+    template = "customers/_contacts_revealed.html" if _is_htmx(request) else "customers/reveal.html"
+    return render(request, template, {"customer": customer, "revealed": revealed})
+
+
+@login_required
+@permission_required("customers.merge_customer", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pick the duplicate by number, confirm on a side-by-side view, then merge (合并客户)."""
+    user = _user(request)
+    survivor = selectors.customer_get_for(user, pk=pk)
+    form = MergeForm(request.POST or None)
+    context: dict[str, Any] = {"survivor": survivor, "form": form}
+    if request.method != "POST":
+        return render(request, "customers/merge.html", context)
+    if not form.is_valid():
+        return render(request, "customers/merge.html", context, status=422)
+    try:
+        duplicate = selectors.customer_get_by_number_for(
+            user, number=form.cleaned_data["duplicate_number"]
+        )
+    except Http404:
+        form.add_error("duplicate_number", _("No live customer has that number."))
+        return render(request, "customers/merge.html", context, status=422)
+    context["duplicate"] = duplicate
+    if request.POST.get("confirm") != "yes":
+        return render(request, "customers/merge.html", context)
+    try:
+        services.customer_merge(
+            actor=user, survivor=survivor, duplicate=duplicate, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)
+        return render(request, "customers/merge.html", context, status=422)
+    messages.success(
+        request,
+        _("%(duplicate)s merged into %(survivor)s.")
+        % {"duplicate": duplicate.number, "survivor": survivor.number},
+    )
+    return redirect("web:customer_detail", pk=survivor.pk)

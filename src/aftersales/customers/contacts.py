@@ -1,0 +1,58 @@
+"""Normal forms of contact values: E.164 phones, lower-cased e-mails, and their blind index.
+
+Shared by the services (which store contacts) and the selectors (which look them up), so a
+number is always hashed exactly as it was stored.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from aftersales.core.crypto import blind_index
+from aftersales.core.errors import ApplicationError
+from aftersales.core.phones import normalize_phone
+
+from .models import ContactPoint
+
+
+def phone_e164(raw: str) -> str:
+    """E.164 form of a phone number; garbage is a 422 `invalid_phone` (bad input, not state)."""
+    try:
+        return normalize_phone(raw)
+    except ApplicationError as exc:
+        raise ApplicationError(exc.code, exc.message, details=exc.details, status=422) from exc
+
+
+def email_normalize(raw: str) -> str:
+    """Lower-cased, validated e-mail address, or a 422 `invalid_email`."""
+    email = (raw or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ApplicationError(
+            "invalid_email",
+            f"{raw!r} is not an e-mail address.",
+            details={"email": raw},
+            status=422,
+        ) from exc
+    return email
+
+
+def contact_lookup_hash(*, kind: str, value: str) -> str:
+    """Blind index of a normalised contact, keyed by kind: a phone never matches an e-mail."""
+    return blind_index(value, purpose=kind)
+
+
+def contact_normalize(*, kind: str, raw: str) -> tuple[str, str]:
+    """(normalised value, blind index) of a phone number or e-mail address."""
+    if kind == ContactPoint.Kind.PHONE:
+        value = phone_e164(raw)
+        return value, contact_lookup_hash(kind=kind, value=value)
+    if kind == ContactPoint.Kind.EMAIL:
+        value = email_normalize(raw)
+        return value, contact_lookup_hash(kind=kind, value=value)
+    raise ApplicationError(
+        "invalid_contact_kind",
+        f"Unknown contact kind {kind!r}.",
+        details={"kind": kind},
+        status=422,
+    )
