@@ -348,3 +348,18 @@ class TestContacts:
     def test_note(self, agent: User, open_case: Case) -> None:
         event = case_note_add(actor=agent, case=open_case, body="内部备注")
         assert (event.kind, event.actor, event.body) == ("note", agent, "内部备注")
+
+
+def test_tier_change_reprioritises_open_cases(manager: User, agent: User, customer: Any) -> None:
+    from aftersales.customers.services import customer_set_tier
+
+    open_case, _ = case_open(actor=agent, customer=customer, channel="phone", subject="s")
+    done, _ = case_open(actor=agent, customer=customer, channel="phone", subject="t")
+    Case.objects.filter(pk=done.pk).update(status=Status.CLOSED)
+    assert open_case.priority == 3
+    customer_set_tier(actor=manager, customer=customer, tier="vip", reason="年度大客户")
+    open_case.refresh_from_db()
+    done.refresh_from_db()
+    assert open_case.priority == 2 and done.priority == 3
+    event = open_case.events.get(kind="priority")
+    assert event.data == {"before": 3, "after": 2, "tier": "vip"}

@@ -204,6 +204,7 @@ class CaseEvent(models.Model):
         NOTE = "note", _("Internal note")
         SOLUTION = "solution", _("Solution recorded")
         MERGED = "merged", _("Customer merged")
+        PRIORITY = "priority", _("Priority changed")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")

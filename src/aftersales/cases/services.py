@@ -18,7 +18,16 @@ from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.services import number_allocate
 from aftersales.customers.models import Channel, Customer
 
-from .models import SUBCATEGORIES, Case, CaseEvent, Nature, SolutionType, Status, Urgency
+from .models import (
+    OPEN_STATUSES,
+    SUBCATEGORIES,
+    Case,
+    CaseEvent,
+    Nature,
+    SolutionType,
+    Status,
+    Urgency,
+)
 from .workflow import ASSIGN_KEEPS_STATUS, ASSIGN_SOURCES, TRANSITIONS, TRIAGE_SOURCES, priority_for
 
 MAX_SUBJECT = 200
@@ -516,3 +525,33 @@ def case_note_add(*, actor: User, case: Case, body: str) -> CaseEvent:
         case.updated_at = now
         case.save(update_fields=["updated_at"])
         return _event(case, kind=CaseEvent.Kind.NOTE, actor=actor, at=now, body=body)
+
+
+def case_priorities_refresh(*, actor: User | None, customer: Customer) -> int:
+    """Recompute the priority of a customer's open cases after their tier changed.
+
+    Each change is an event with before and after; returns how many cases changed.
+    """
+    with transaction.atomic():
+        now = clock.now()
+        changed = 0
+        open_cases = (
+            Case.objects.select_for_update()
+            .filter(customer=customer, status__in=OPEN_STATUSES)
+            .order_by("pk")
+        )
+        for case in open_cases:
+            priority = priority_for(urgency=case.urgency, tier=customer.tier)
+            if priority == case.priority:
+                continue
+            _event(
+                case,
+                kind=CaseEvent.Kind.PRIORITY,
+                actor=actor,
+                at=now,
+                data={"before": case.priority, "after": priority, "tier": customer.tier},
+            )
+            case.priority, case.updated_at = priority, now
+            case.save(update_fields=["priority", "updated_at"])
+            changed += 1
+        return changed

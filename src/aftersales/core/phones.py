@@ -14,18 +14,21 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
     """
     text = (raw or "").strip()
     if not text:
-        raise ApplicationError("invalid_phone", "Phone number is empty.")
+        raise ApplicationError("invalid_phone", "Phone number is empty.", status=422)
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
         parsed = phonenumbers.parse(text, region or settings.DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException as exc:
         raise ApplicationError(
-            "invalid_phone", f"{raw!r} is not a phone number.", details={"phone": raw}
+            "invalid_phone", f"{raw!r} is not a phone number.", details={"phone": raw}, status=422
         ) from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ApplicationError(
-            "invalid_phone", f"{raw!r} is not a valid phone number.", details={"phone": raw}
+            "invalid_phone",
+            f"{raw!r} is not a valid phone number.",
+            details={"phone": raw},
+            status=422,
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

@@ -353,6 +353,10 @@ def customer_set_tier(*, actor: User, customer: Customer, tier: str, reason: str
         entity_id=customer.pk,
         data={"before": before, "after": tier, "reason": reason},
     )
+    # Priority is derived from tier: the customer's open cases follow at once.
+    from aftersales.cases.services import case_priorities_refresh
+
+    case_priorities_refresh(actor=actor, customer=customer)
     return customer
 
 

@@ -10,6 +10,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     items = []
+    if user.has_perm("cases.add_case"):
+        items.append(("web:caller_lookup", "call"))
     if user.has_perm("cases.view_case"):
         items.append(("web:case_queue", "cases"))
     if user.has_perm("customers.view_customer"):
