@@ -6,6 +6,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -39,6 +40,10 @@ class ProductModel(models.Model):
 
     class Meta:
         ordering = ["code"]
+        constraints = [
+            # Sales exports spell model codes in any case; "bcd-520" and "BCD-520" are one model.
+            models.UniqueConstraint(Upper("code"), name="catalog_model_code_ci"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -102,7 +107,9 @@ class UnitImport(models.Model):
     rows_created = models.PositiveIntegerField(default=0)
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
-    rejected = models.JSONField(default=list, blank=True)  # [{"row": n, "errors": {...}}]
+    customers_created = models.PositiveIntegerField(default=0)
+    # [{"row": n, "serial_number": "...", "errors": {column: {"code": ..., "message": ...}}}]
+    rejected = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -110,9 +117,24 @@ class UnitImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    rows_total=models.F("rows_created")
+                    + models.F("rows_unchanged")
+                    + models.F("rows_rejected")
+                ),
+                name="catalog_import_rows_add_up",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.created_at:%Y-%m-%d})"
+
+
+def normalize_serial(raw: str) -> str:
+    """The stored form of a serial number: no surrounding blanks, upper case (labels vary)."""
+    return (raw or "").strip().upper()
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
