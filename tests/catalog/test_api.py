@@ -65,8 +65,8 @@ class TestProductCatalog:
             }
         ]
 
-    def test_create_line_needs_permission(self, api: Api, manager: User) -> None:
-        refused = api(manager).post(
+    def test_create_line_needs_permission(self, api: Api, agent: User, manager: User) -> None:
+        refused = api(agent).post(
             "/catalog/product-lines", {"code": "ac", "name_zh": "空调", "name_en": "AC"}
         )
         assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")

@@ -145,20 +145,20 @@ class TestUnitAssignCustomer:
         event = AuditEvent.objects.get(action="unit.customer_assigned")
         assert event.data == {"before": first.pk, "after": second.pk}
 
-    def test_needs_change_unit(self, agent: User, fridge: ProductModel) -> None:
+    def test_needs_change_unit(self, warehouse_user: User, fridge: ProductModel) -> None:
         unit = factories.unit(model=fridge)
 
         with pytest.raises(PermissionDenied):
-            services.unit_assign_customer(actor=agent, unit=unit, customer=factories.customer())
+            services.unit_assign_customer(actor=warehouse_user, unit=unit, customer=factories.customer())
 
         unit.refresh_from_db()
         assert unit.customer is None
 
 
 class TestProductCatalog:
-    def test_product_line_needs_add_productline(self, manager: User) -> None:
+    def test_product_line_needs_add_productline(self, agent: User, manager: User) -> None:
         with pytest.raises(PermissionDenied):
-            services.product_line_create(actor=manager, code="ac", name_zh="空调", name_en="AC")
+            services.product_line_create(actor=agent, code="ac", name_zh="空调", name_en="AC")
 
         actor = grant(manager, "catalog.add_productline")
         line = services.product_line_create(

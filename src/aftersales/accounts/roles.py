@@ -72,6 +72,7 @@ _CASE_WORK = [
     "customers.reveal_contact",
     "catalog.view_unit",
     "catalog.add_unit",
+    "catalog.change_unit",
 ]
 
 # Codenames as "app_label.codename"; created by migrations (model defaults and Meta.permissions).
@@ -116,6 +117,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "catalog.import_units",
         "catalog.change_productmodel",
         "catalog.add_productmodel",
+        "catalog.add_productline",
     ],
     Role.ADMINISTRATOR: [
         *_CASE_WORK,
@@ -126,6 +128,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "catalog.import_units",
         "catalog.change_productmodel",
         "catalog.add_productmodel",
+        "catalog.add_productline",
         "accounts.add_user",
         "accounts.change_user",
         "accounts.view_user",
