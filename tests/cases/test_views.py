@@ -141,3 +141,27 @@ def test_new_case_form_errors_keep_nothing(agent: User, customer: Any) -> None:
 def test_anonymous_is_sent_to_login(client: Client) -> None:
     response = client.get("/cases/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_durations_and_labels_read_as_people_read_them() -> None:
+    import datetime as dt
+
+    from aftersales.cases.templatetags.case_labels import duration, status_label, subcategory_label
+
+    assert duration(dt.timedelta(hours=2, minutes=29, seconds=19)) == "2 h 29 min"
+    assert duration(dt.timedelta(days=1, hours=3, minutes=5)) == "1 d 3 h"
+    assert duration(dt.timedelta(minutes=12, seconds=59)) == "12 min"
+    assert duration(None) == "—"
+    assert status_label("waiting_parts") == "Waiting for parts"
+    assert subcategory_label("cooling", "hardware") == "Cooling / heating failure"
+
+
+def test_queue_shows_open_cases_by_default(agent: User, customer: Any) -> None:
+    open_case, _ = case_open(actor=agent, customer=customer, channel="phone", subject="开着的")
+    done, _ = case_open(actor=agent, customer=customer, channel="phone", subject="已关闭的")
+    Case.objects.filter(pk=done.pk).update(status="closed")
+    client = _client(agent)
+    default = client.get("/cases/").content.decode()
+    assert open_case.number in default and done.number not in default
+    everything = client.get("/cases/", {"status": "all"}).content.decode()
+    assert open_case.number in everything and done.number in everything

@@ -15,8 +15,11 @@ def _blank(choices: Any) -> list[tuple[str, Any]]:
 
 
 class QueueFilterForm(forms.Form):
+    # The queue is a worklist: open cases unless the user asks for another status or "all".
     status = forms.ChoiceField(
-        required=False, choices=[("", _("Any")), ("open", _("Open")), *Status.choices]
+        required=False,
+        initial="open",
+        choices=[("open", _("Open")), ("all", _("Any status")), *Status.choices],
     )
     nature = forms.ChoiceField(required=False, choices=_blank(Nature.choices))
     urgency = forms.ChoiceField(required=False, choices=_blank(Urgency.choices))

@@ -47,8 +47,9 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = QueueFilterForm(request.GET or None)
     data: dict[str, Any] = form.cleaned_data if form.is_valid() else {}
+    status = data.get("status") or "open"
     filters = selectors.QueueFilters(
-        status=data.get("status") or "",
+        status="" if status == "all" else status,
         nature=data.get("nature") or "",
         urgency=data.get("urgency") or "",
         channel=data.get("channel") or "",
