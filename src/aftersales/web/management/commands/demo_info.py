@@ -1,0 +1,71 @@
+"""`aftersales demo_info`: where the demo runs, who to log in as, which numbers to call from."""
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from aftersales.web import demo
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table; widths count East Asian characters as two columns."""
+
+    def width(text: str) -> int:
+        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+    def pad(text: str, size: int) -> str:
+        return text + " " * (size - width(text))
+
+    sizes = [max(width(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("-" * s for s in sizes)
+    out = ["  ".join(pad(h, s) for h, s in zip(headers, sizes, strict=True)), line]
+    out += ["  ".join(pad(str(c), s) for c, s in zip(r, sizes, strict=True)) for r in rows]
+    return out
+
+
+class Command(BaseCommand):
+    help = "Print the demo address, the demo logins and the phone numbers to try."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000/", help="Where the server will listen."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        url = options["url"].rstrip("/") + "/"
+        write = self.stdout.write
+        write("")
+        write(self.style.SUCCESS(f"Aftersales demo: {url}"))
+        write(f"  staff UI {url}   API docs {url}api/v1/docs   Django admin {url}admin/")
+        write("")
+        logins = demo.demo_logins()
+        write(f"Demo logins (every seeded staff account uses the password {demo.DEMO_PASSWORD!r}):")
+        rows = [
+            [
+                login.username + ("" if login.exists else " (missing)"),
+                login.password,
+                login.role,
+                login.scope,
+                login.teams,
+                login.sees,
+            ]
+            for login in logins
+        ]
+        for line in _table(["username", "password", "role", "scope", "team", "sees"], rows):
+            write("  " + line)
+        write("")
+        write("Caller recognition (客户辨识): log in as agent, open 'call' and enter a number:")
+        for caller in demo.demo_callers():
+            link = f"{url}customers/call/?phone={quote(caller.phone)}"
+            write(f"  {caller.phone}  ->  {caller.who}")
+            write(f"      {link}")
+            for detail in caller.details:
+                write(f"      {detail}")
+        write("")
+        write(
+            "Scope demo: log in as agent (Shenzhen desk) and agent2 (Beijing desk): neither sees "
+            "the other's cases; supervisor sees the Shenzhen desk, manager sees everything."
+        )
+        write("")

@@ -1,0 +1,198 @@
+"""`aftersales seed`: the department's reference figures, built through the real services."""
+
+import datetime as dt
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from aftersales.accounts.models import Team, User
+from aftersales.accounts.roles import Role
+from aftersales.cases.models import Case, CaseEvent, Status
+from aftersales.cases.selectors import case_queryset_for
+from aftersales.catalog.selectors import warranty_status
+from aftersales.core import clock
+from aftersales.customers.models import Customer
+from aftersales.customers.selectors import customers_by_phone
+from aftersales.web import demo
+
+CASE_NUMBER = re.compile(r"^SR(\d{6})\d{7}$")
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """Seed once for the module, inside a transaction rolled back at the end."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        out = StringIO()
+        call_command("seed", stdout=out, stderr=StringIO(), verbosity=0)
+        yield out.getvalue()
+        transaction.set_rollback(True)
+
+
+pytestmark = pytest.mark.django_db
+
+
+def _share(part: int, whole: int) -> float:
+    return 100 * part / whole
+
+
+def test_seed_reports_what_it_built(seeded: str) -> None:
+    assert "826 cases" in seeded
+    assert "600 customers" in seeded
+
+
+def test_826_cases_in_the_last_two_months(seeded: str) -> None:
+    assert Case.objects.count() == 826
+    now = clock.now()
+    oldest = Case.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    assert oldest is not None
+    assert now - dt.timedelta(days=62) <= oldest
+    assert not Case.objects.filter(created_at__gt=now).exists()
+    assert not CaseEvent.objects.filter(occurred_at__gt=now).exists()
+
+
+def test_nature_shares_are_the_departments(seeded: str) -> None:
+    natures = Counter(Case.objects.values_list("nature", flat=True))
+    total = sum(natures.values())
+    assert set(natures) == {"hardware", "software", "attitude"}
+    for nature, share in {"hardware": 43, "software": 37, "attitude": 20}.items():
+        assert abs(_share(natures[nature], total) - share) <= 1.5, (nature, natures)
+
+
+def test_vip_customers_are_28_percent_and_bring_62_percent_of_cases(seeded: str) -> None:
+    customers = Customer.objects.count()
+    vip_customers = Customer.objects.filter(tier="vip").count()
+    assert abs(_share(vip_customers, customers) - 28) <= 3
+    vip_cases = Case.objects.filter(customer__tier="vip").count()
+    assert abs(_share(vip_cases, Case.objects.count()) - 62) <= 4
+    assert Customer.objects.filter(tier="low").exists()
+    assert Customer.objects.filter(kind="company").exists()
+
+
+def test_every_role_has_a_demo_login(seeded: str) -> None:
+    for role in Role:
+        users = User.objects.filter(groups__name=role.value, is_active=True)
+        assert any(u.check_password(demo.DEMO_PASSWORD) for u in users), role
+    for login in demo.demo_logins():
+        assert login.exists, login.username
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    supervisor = User.objects.get(username="supervisor")
+    desk = Team.objects.get(code="desk-sz")
+    assert supervisor.memberships.get(team=desk).is_lead
+    assert User.objects.get(username="agent").memberships.filter(team=desk).exists()
+
+
+def test_agent2_does_not_see_agents_team_cases(seeded: str) -> None:
+    agent = User.objects.get(username="agent")
+    agent2 = User.objects.get(username="agent2")
+    desk_sz = Team.objects.get(code="desk-sz")
+    mine = case_queryset_for(agent)
+    assert mine.filter(team=desk_sz).count() >= 80  # the Shenzhen desk has a good share
+    assert mine.filter(assignee=agent).exists()
+    assert not case_queryset_for(agent2).filter(team=desk_sz).exists()
+    assert case_queryset_for(agent2).exists()
+    assert case_queryset_for(User.objects.get(username="manager")).count() == 826
+
+
+def test_every_case_has_a_team_and_a_consistent_history(seeded: str) -> None:
+    assert not Case.objects.filter(team__isnull=True).exists()
+    last_status: dict[int, str] = {}
+    for case_id, to_status in (
+        CaseEvent.objects.exclude(to_status="")
+        .order_by("occurred_at", "id")
+        .values_list("case_id", "to_status")
+    ):
+        last_status[case_id] = to_status
+    for case_id, status, number, created_at in Case.objects.values_list(
+        "id", "status", "number", "created_at"
+    ):
+        assert last_status[case_id] == status, number
+        match = CASE_NUMBER.match(number)
+        assert match is not None, number
+        assert match.group(1) == timezone.localtime(created_at).strftime("%Y%m"), number
+    closed = Case.objects.filter(status=Status.CLOSED)
+    assert closed.count() > 826 // 2  # most older cases are closed
+    assert not closed.filter(Q(closed_at__isnull=True) | Q(resolved_at__isnull=True)).exists()
+    assert not closed.filter(solution_type="").exists()
+    statuses = set(Case.objects.values_list("status", flat=True))
+    assert {Status.CLOSED, Status.RESOLVED, Status.IN_PROGRESS, Status.CANCELLED} <= statuses
+    assert Case.objects.filter(reopen_count__gt=0).exists()
+
+
+def test_demo_caller_is_recognised_with_units_and_warranty(seeded: str) -> None:
+    agent = User.objects.get(username="agent")
+    match = customers_by_phone(user=agent, raw=demo.DEMO_CALLER_PHONE)
+    assert len(match.customers) == 1
+    caller = match.customers[0]
+    assert caller.tier == "vip"
+    today = clock.today()
+    by_line = {u.model.line.code: warranty_status(u, on=today) for u in caller.units.all()}
+    assert by_line["fridge"].in_parts_warranty
+    assert not by_line["watch"].in_parts_warranty
+    assert Case.objects.filter(customer=caller).count() == 3
+    company = customers_by_phone(user=agent, raw=demo.DEMO_COMPANY_PHONE).customers
+    assert [c.kind for c in company] == ["company"]
+    assert customers_by_phone(user=agent, raw=demo.UNKNOWN_CALLER_PHONE).customers == []
+
+
+def test_if_empty_does_nothing_the_second_time(seeded: str) -> None:
+    counts = (Case.objects.count(), Customer.objects.count(), User.objects.count())
+    out = StringIO()
+    call_command("seed", "--if-empty", stdout=out, stderr=StringIO())
+    assert "skipped" in out.getvalue()
+    assert (Case.objects.count(), Customer.objects.count(), User.objects.count()) == counts
+
+
+def test_demo_info_lists_logins_and_callers(seeded: str) -> None:
+    out = StringIO()
+    call_command("demo_info", "--url", "http://127.0.0.1:8000/", stdout=out)
+    text = out.getvalue()
+    assert "http://127.0.0.1:8000/" in text
+    for login in ("agent", "agent2", "supervisor", "manager", "admin"):
+        assert f"\n  {login} " in text
+    assert demo.DEMO_PASSWORD in text
+    assert demo.DEMO_CALLER_PHONE in text
+
+
+def test_bulk_writer_writes_what_the_services_write(seeded: str) -> None:
+    """The --scale path replays the same plans as rows; both must give the same cases."""
+    sample = [*Customer.objects.filter(tier="vip")[:15], *Customer.objects.exclude(tier="vip")[:15]]
+    refs = demo.customer_refs(sample)
+    plans = demo.case_plans(random.Random("bulk-vs-services"), clock.now(), refs, 40)
+    before = set(Case.objects.values_list("id", flat=True))
+    demo.write_cases(plans, bulk=False)
+    through_services = _snapshot(Case.objects.exclude(id__in=before))
+    before |= set(Case.objects.values_list("id", flat=True))
+    demo.write_cases(plans, bulk=True)
+    in_bulk = _snapshot(Case.objects.exclude(id__in=before))
+    assert len(in_bulk) == len(through_services) == 40
+    assert in_bulk == through_services
+
+
+def _snapshot(cases: Any) -> list[tuple[Any, ...]]:
+    fields = [
+        "customer_id", "unit_id", "product_line_id", "channel", "subject", "description",
+        "nature", "subcategory", "urgency", "priority", "status", "team_id", "assignee_id",
+        "solution_type", "solution_notes", "classified_by_id", "created_at", "created_by_id",
+        "updated_at", "first_response_at", "resolved_at", "closed_at",
+        "first_contact_resolution", "reopen_count",
+    ]  # fmt: skip
+    rows = []
+    for case in cases.order_by("created_at", "id"):
+        events = [
+            (e.kind, e.occurred_at, e.actor_id, e.from_status, e.to_status, e.channel,
+             e.direction, e.body, e.data)
+            for e in case.events.order_by("occurred_at", "id")
+        ]  # fmt: skip
+        assert CASE_NUMBER.match(case.number)
+        rows.append((*[getattr(case, f) for f in fields], events))
+    return rows
