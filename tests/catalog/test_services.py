@@ -149,7 +149,9 @@ class TestUnitAssignCustomer:
         unit = factories.unit(model=fridge)
 
         with pytest.raises(PermissionDenied):
-            services.unit_assign_customer(actor=warehouse_user, unit=unit, customer=factories.customer())
+            services.unit_assign_customer(
+                actor=warehouse_user, unit=unit, customer=factories.customer()
+            )
 
         unit.refresh_from_db()
         assert unit.customer is None
