@@ -36,11 +36,18 @@ def staff_create(
     teams: list[Team] | None = None,
     leads: list[Team] | None = None,
     email: str = "",
+    password_hash: str = "",
 ) -> User:
-    """Create a staff account with its roles and team memberships."""
+    """Create a staff account with its roles and team memberships.
+
+    `password_hash` (from `make_password`) lets bulk creation hash a shared password once.
+    """
     with transaction.atomic():
         user = User(username=username, display_name=display_name, email=email, is_staff=False)
-        user.set_password(password)
+        if password_hash:
+            user.password = password_hash
+        else:
+            user.set_password(password)
         if Role.ADMINISTRATOR in roles:
             user.is_staff = True
         user.full_clean(exclude=["password"])

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -1911,10 +1912,13 @@ def _teams_and_staff(now: dt.datetime, show: bool) -> tuple[dict[str, Team], dic
                 code=spec.code, name=spec.name, kind=spec.kind, region=spec.region
             )
             bar.update()
+        # One hash for the shared demo password: hashing is deliberately slow.
+        password_hash = make_password(DEMO_PASSWORD)
         for s in STAFF:
             user = staff_create(
                 username=s.username,
                 password=DEMO_PASSWORD,
+                password_hash=password_hash,
                 display_name=s.display_name,
                 roles=[s.role],
                 teams=[teams[c] for c in s.teams],
