@@ -124,7 +124,7 @@ def test_refused_action_shows_error_and_changes_nothing(agent: User, customer: A
     client = _client(agent)
     response = client.post(f"/cases/{case.number}/transition/", {"action": "close"})
     assert response.status_code == 409
-    assert "Cannot close a case that is new" in response.content.decode()
+    assert "“Close” is not possible while the case is New." in response.content.decode()
     assert Case.objects.get(pk=case.pk).status == "new"
     assert case.events.count() == 1
 

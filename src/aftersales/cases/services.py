@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.selectors import user_primary_team, user_team_ids
@@ -28,15 +29,26 @@ from .models import (
     Status,
     Urgency,
 )
-from .workflow import ASSIGN_KEEPS_STATUS, ASSIGN_SOURCES, TRANSITIONS, TRIAGE_SOURCES, priority_for
+from .workflow import (
+    ACTION_LABELS,
+    ASSIGN_KEEPS_STATUS,
+    ASSIGN_SOURCES,
+    TRANSITIONS,
+    TRIAGE_SOURCES,
+    priority_for,
+)
 
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
 
 
+def _status(case: Case) -> dict[str, str]:
+    return {"status": str(Status(case.status).label)}
+
+
 def _require(actor: User, perm: str) -> None:
     if not actor.is_active or not actor.has_perm(perm):
-        raise PermissionDenied(f"Your role does not allow this ({perm}).")
+        raise PermissionDenied(_("Your role does not allow this (%(perm)s).") % {"perm": perm})
 
 
 def _event(
@@ -52,14 +64,17 @@ def _lock(case: Case) -> Case:
 def _validate_classification(nature: str, subcategory: str, urgency: str) -> None:
     errors: dict[str, str] = {}
     if nature and nature not in Nature.values:
-        errors["nature"] = f"Unknown nature {nature!r}."
+        errors["nature"] = _("Unknown nature %(value)r.") % {"value": nature}
     elif subcategory and subcategory not in SUBCATEGORIES.get(nature, {}):
-        errors["subcategory"] = f"{subcategory!r} is not a sub-category of {nature or 'no nature'}."
+        errors["subcategory"] = _("%(sub)r is not a sub-category of %(nature)s.") % {
+            "sub": subcategory,
+            "nature": nature or "—",
+        }
     if urgency not in Urgency.values:
-        errors["urgency"] = f"Unknown urgency {urgency!r}."
+        errors["urgency"] = _("Unknown urgency %(value)r.") % {"value": urgency}
     if errors:
         raise ApplicationError(
-            "invalid_classification", "Classification is not valid.", details=errors
+            "invalid_classification", _("Classification is not valid."), details=errors
         )
 
 
@@ -93,19 +108,19 @@ def case_open(
     subject = subject.strip()
     errors: dict[str, str] = {}
     if channel not in Channel.values:
-        errors["channel"] = f"Unknown channel {channel!r}."
+        errors["channel"] = _("Unknown channel %(value)r.") % {"value": channel}
     if not subject:
-        errors["subject"] = "A subject is required."
+        errors["subject"] = _("A subject is required.")
     elif len(subject) > MAX_SUBJECT:
-        errors["subject"] = f"At most {MAX_SUBJECT} characters."
+        errors["subject"] = _("At most %(n)d characters.") % {"n": MAX_SUBJECT}
     if len(description) > MAX_BODY:
-        errors["description"] = f"At most {MAX_BODY} characters."
+        errors["description"] = _("At most %(n)d characters.") % {"n": MAX_BODY}
     if customer.merged_into_id is not None:
-        errors["customer"] = "This customer record was merged; use the surviving record."
+        errors["customer"] = _("This customer record was merged; use the surviving record.")
     if unit is not None and unit.customer_id not in (None, customer.pk):
-        errors["unit"] = "The unit is registered to another customer."
+        errors["unit"] = _("The unit is registered to another customer.")
     if errors:
-        raise ApplicationError("invalid_case", "The case cannot be opened.", details=errors)
+        raise ApplicationError("invalid_case", _("The case cannot be opened."), details=errors)
     _validate_classification(nature, subcategory, urgency)
 
     scoped_key = f"{actor.pk}:{idempotency_key}" if idempotency_key else None
@@ -144,7 +159,7 @@ def _same_request(case: Case, *, customer: Customer, subject: str) -> Case:
     if case.customer_id != customer.pk or case.subject != subject:
         raise Conflict(
             "idempotency_key_reused",
-            "This idempotency key was already used for a different request.",
+            _("This idempotency key was already used for a different request."),
             details={"case": case.number},
         )
     return case
@@ -276,12 +291,14 @@ def case_classify(
         case = _lock(case)
         if not case.is_open:
             raise ApplicationError(
-                "case_not_open", f"A {case.status} case cannot be reclassified.", status=409
+                "case_not_open",
+                _("A case that is %(status)s cannot be reclassified.") % _status(case),
+                status=409,
             )
         urgency = urgency or case.urgency
         if not nature:
             raise ApplicationError(
-                "invalid_classification", "Nature is required.", details={"nature": "required"}
+                "invalid_classification", _("Nature is required."), details={"nature": "required"}
             )
         _validate_classification(nature, subcategory, urgency)
         _classify(
@@ -315,20 +332,22 @@ def case_assign(
         if case.status not in ASSIGN_SOURCES | ASSIGN_KEEPS_STATUS:
             raise ApplicationError(
                 "invalid_transition",
-                f"A {case.status} case cannot be assigned.",
+                _("A case that is %(status)s cannot be assigned.") % _status(case),
                 details={"status": case.status, "action": "assign"},
                 status=409,
             )
         target_team = team or case.team
         if target_team is None:
             raise ApplicationError(
-                "invalid_assignment", "Choose a team.", details={"team": "required"}
+                "invalid_assignment", _("Choose a team."), details={"team": "required"}
             )
         if target_team.pk not in user_team_ids(actor) and not actor.has_perm("cases.reassign_case"):
-            raise PermissionDenied("Only supervisors move cases to a team that is not yours.")
+            raise PermissionDenied(_("Only supervisors move cases to a team that is not yours."))
         if not target_team.is_active:
             raise ApplicationError(
-                "invalid_assignment", "That team is not active.", details={"team": target_team.pk}
+                "invalid_assignment",
+                _("That team is not active."),
+                details={"team": target_team.pk},
             )
         if assignee is not None and (
             not assignee.is_active or not assignee.memberships.filter(team=target_team).exists()
@@ -379,7 +398,9 @@ def case_transition(
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise ApplicationError(
-            "unknown_action", f"Unknown action {action!r}.", details={"allowed": list(TRANSITIONS)}
+            "unknown_action",
+            _("Unknown action %(value)r.") % {"value": action},
+            details={"allowed": list(TRANSITIONS)},
         )
     _require(actor, transition.permission)
     reason = reason.strip()
@@ -388,20 +409,23 @@ def case_transition(
         if case.status not in transition.sources:
             raise ApplicationError(
                 "invalid_transition",
-                f"Cannot {action} a case that is {case.status}.",
+                _("“%(action)s” is not possible while the case is %(status)s.")
+                % {"action": ACTION_LABELS[action], **_status(case)},
                 details={"status": case.status, "action": action},
                 status=409,
             )
         if transition.needs_reason and not reason:
             raise ApplicationError(
-                "reason_required", f"Say why you {action} the case.", details={"reason": "required"}
+                "reason_required",
+                _("Give a reason for “%(action)s”.") % {"action": ACTION_LABELS[action]},
+                details={"reason": "required"},
             )
         if (
             action == "start"
             and case.assignee_id != actor.pk
             and not actor.has_perm("cases.reassign_case")
         ):
-            raise PermissionDenied("Only the assignee starts work on a case.")
+            raise PermissionDenied(_("Only the assignee starts work on a case."))
         now = clock.now()
         if action == "resolve":
             _record_solution(
@@ -432,12 +456,12 @@ def _record_solution(
     if solution_type not in SolutionType.values:
         raise ApplicationError(
             "solution_required",
-            "Choose how the problem was solved.",
+            _("Choose how the problem was solved."),
             details={"solution_type": "required", "allowed": SolutionType.values},
         )
     if len(notes) > MAX_BODY:
         raise ApplicationError(
-            "invalid_solution", "Notes are too long.", details={"solution_notes": MAX_BODY}
+            "invalid_solution", _("Notes are too long."), details={"solution_notes": MAX_BODY}
         )
     case.solution_type, case.solution_notes = solution_type, notes.strip()
     _event(
@@ -478,22 +502,24 @@ def case_contact_log(
     _require(actor, "cases.work_case")
     errors: dict[str, str] = {}
     if direction not in CaseEvent.Direction.values:
-        errors["direction"] = "Use 'in' or 'out'."
+        errors["direction"] = _("Use 'in' or 'out'.")
     if channel not in Channel.values:
-        errors["channel"] = f"Unknown channel {channel!r}."
+        errors["channel"] = _("Unknown channel %(value)r.") % {"value": channel}
     if not body.strip():
-        errors["body"] = "Say what was said."
+        errors["body"] = _("Say what was said.")
     elif len(body) > MAX_BODY:
-        errors["body"] = f"At most {MAX_BODY} characters."
+        errors["body"] = _("At most %(n)d characters.") % {"n": MAX_BODY}
     now = clock.now()
     if occurred_at is not None and occurred_at > now:
-        errors["occurred_at"] = "A contact cannot be in the future."
+        errors["occurred_at"] = _("A contact cannot be in the future.")
     if errors:
-        raise ApplicationError("invalid_contact", "The contact cannot be recorded.", details=errors)
+        raise ApplicationError(
+            "invalid_contact", _("The contact cannot be recorded."), details=errors
+        )
     with transaction.atomic():
         case = _lock(case)
         if case.status == Status.CANCELLED:
-            raise ApplicationError("case_cancelled", "The case was cancelled.", status=409)
+            raise ApplicationError("case_cancelled", _("The case was cancelled."), status=409)
         at = occurred_at or now
         event = _event(
             case,
@@ -517,7 +543,7 @@ def case_note_add(*, actor: User, case: Case, body: str) -> CaseEvent:
     body = body.strip()
     if not body or len(body) > MAX_BODY:
         raise ApplicationError(
-            "invalid_note", "A note needs 1 to 20,000 characters.", details={"body": "length"}
+            "invalid_note", _("A note needs 1 to 20,000 characters."), details={"body": "length"}
         )
     with transaction.atomic():
         case = _lock(case)

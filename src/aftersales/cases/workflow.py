@@ -5,6 +5,8 @@ Only `cases.services` applies these; nothing else sets `Case.status`.
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from .models import Status
 
 S = Status
@@ -64,6 +66,17 @@ TRANSITIONS: dict[str, Transition] = {
             needs_reason=True,
         ),
     ]
+}
+
+ACTION_LABELS = {
+    "start": _("Start work"),
+    "wait_customer": _("Wait for customer"),
+    "wait_parts": _("Wait for parts"),
+    "resume": _("Resume"),
+    "resolve": _("Resolve"),
+    "close": _("Close"),
+    "reopen": _("Reopen"),
+    "cancel": _("Cancel case"),
 }
 
 # Statuses from which classification and assignment move the case forward.
