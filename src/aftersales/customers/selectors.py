@@ -8,7 +8,7 @@ that land on one follow `merged_into` to the surviving record.
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from aftersales.accounts.models import User
 from aftersales.accounts.roles import Scope
 from aftersales.accounts.selectors import user_scope
-from aftersales.cases.models import Case, CaseEvent
+from aftersales.cases.models import Case, CaseEvent, Nature, SolutionType, Status
 from aftersales.cases.selectors import case_queryset_for
 from aftersales.catalog.models import Unit
 from aftersales.catalog.selectors import WarrantyStatus, warranty_status
@@ -25,7 +25,7 @@ from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent
 
 from .contacts import contact_lookup_hash, email_normalize, phone_e164
-from .models import ContactPoint, Customer
+from .models import Channel, ContactPoint, Customer, Tier
 
 
 def customer_queryset_for(user: User, *, include_merged: bool = False) -> QuerySet[Customer]:
@@ -180,16 +180,31 @@ class TimelineItem:
     text: str
 
 
+def _choice(choices: Any, code: str) -> str:
+    """The translated label of a stored code (codes stay stable; labels follow the language)."""
+    return str(choices(code).label) if code in choices.values else code
+
+
 def _case_event_text(event: CaseEvent) -> str:
     label = str(CaseEvent.Kind(event.kind).label) if event.kind in CaseEvent.Kind.values else ""
     if event.kind == CaseEvent.Kind.STATUS:
-        return f"{label}: {event.from_status} → {event.to_status}"
+        return f"{label}: {_choice(Status, event.from_status)} → {_choice(Status, event.to_status)}"
+    if event.kind == CaseEvent.Kind.CLASSIFIED:
+        after = event.data.get("after", {})
+        return f"{label}: {_choice(Nature, after.get('nature', ''))}"
+    if event.kind == CaseEvent.Kind.SOLUTION:
+        solution = _choice(SolutionType, event.data.get("solution_type", ""))
+        return f"{label}: {solution} {event.body.strip()[:300]}".strip()
     if event.kind == CaseEvent.Kind.MERGED:
         return _("Moved here from customer %(number)s") % {
             "number": event.data.get("from_customer", "")
         }
     body = event.body.strip()
-    detail = " · ".join(p for p in (event.channel, event.direction) if p)
+    detail = " · ".join(
+        p
+        for p in (_choice(Channel, event.channel), _choice(CaseEvent.Direction, event.direction))
+        if p
+    )
     parts = [label, f"({detail})" if detail else "", body[:300]]
     return " ".join(p for p in parts if p)
 
@@ -208,8 +223,8 @@ def _audit_text(event: AuditEvent) -> str:
         return f"{text}: {data['reason']}" if data.get("reason") else text
     if event.action == "customer.tier_changed":
         return _("Tier changed from %(before)s to %(after)s: %(reason)s") % {
-            "before": data.get("before", ""),
-            "after": data.get("after", ""),
+            "before": _choice(Tier, data.get("before", "")),
+            "after": _choice(Tier, data.get("after", "")),
             "reason": data.get("reason", ""),
         }
     if event.action == "customer.updated":
