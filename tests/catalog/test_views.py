@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.services import staff_create
 from aftersales.catalog import services
 from aftersales.catalog.models import ProductModel, Unit, UnitImport
+from aftersales.core import clock
 from aftersales.customers.models import Customer
 from tests import factories
 from tests.catalog.conftest import sale, sales_csv
@@ -25,9 +27,11 @@ def _client(user: User) -> Client:
     return client
 
 
-def _upload(client: Client, content: bytes) -> Any:
+def _upload(client: Client, content: bytes, *, language: str = "en") -> Any:
     return client.post(
-        "/units/import/", {"file": SimpleUploadedFile("sales.csv", content, "text/csv")}
+        "/units/import/",
+        {"file": SimpleUploadedFile("sales.csv", content, "text/csv")},
+        headers={"Accept-Language": language},
     )
 
 
@@ -145,6 +149,63 @@ class TestUnitImport:
         assert "No product model &#x27;NOPE-1&#x27; in the catalog." in report
         assert "The purchase date 2026-12-01 is in the future." in report
         assert Unit.objects.get().serial_number == "FR1"
+
+    def test_report_shows_rejections_in_the_readers_language(
+        self, supervisor: User, fridge: ProductModel
+    ) -> None:
+        client = _client(supervisor)
+        content = sales_csv(
+            [
+                sale("FR2", model_code="NOPE-1"),
+                sale("FR3", purchase_date="2026-12-01"),
+                sale("FR4", customer_phone="12345"),
+            ]
+        )
+        # The file is uploaded from the Chinese UI: what is stored stays English, for the API.
+        location = _upload(client, content, language="zh-hans")["Location"]
+        reason = UnitImport.objects.get().rejected[0]["errors"]["model_code"]
+        assert reason == {
+            "code": "unknown_model",
+            "message": "No product model 'NOPE-1' in the catalog.",
+            "message_id": "model_unknown",
+            "params": {"value": "NOPE-1"},
+        }
+
+        with translation.override("zh-hans"):
+            chinese = client.get(location, headers={"Accept-Language": "zh-hans"}).content.decode()
+        english = client.get(location, headers={"Accept-Language": "en"}).content.decode()
+
+        assert "产品目录中没有型号 &#x27;NOPE-1&#x27;。" in chinese
+        assert "购买日期 2026-12-01 不能晚于今天。" in chinese
+        assert "&#x27;12345&#x27; 不是有效的电话号码。" in chinese
+        assert "No product model" not in chinese and "in the future" not in chinese
+        assert "No product model &#x27;NOPE-1&#x27; in the catalog." in english
+        assert "&#x27;12345&#x27; is not a valid phone number." in english
+
+    def test_report_stored_without_message_ids_shows_the_stored_message(
+        self, supervisor: User
+    ) -> None:
+        batch = UnitImport.objects.create(
+            filename="old.csv",
+            sha256="0" * 64,
+            rows_total=1,
+            rows_rejected=1,
+            rejected=[
+                {
+                    "row": 2,
+                    "serial_number": "FR1",
+                    "errors": {"amount": {"code": "invalid_amount", "message": "Stored text."}},
+                }
+            ],
+            created_at=clock.now(),
+        )
+
+        report = _client(supervisor).get(
+            f"/units/import/{batch.pk}/", headers={"Accept-Language": "zh-hans"}
+        )
+
+        assert report.status_code == 200
+        assert "Stored text." in report.content.decode()
 
     def test_reupload_reports_rows_as_unchanged(
         self, supervisor: User, fridge: ProductModel

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.utils import translation
 
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.roles import Role
@@ -474,3 +475,45 @@ class TestCustomerMerge:
         defaults = Address.objects.filter(customer=survivor, is_default=True)
         assert [a.province for a in defaults] == ["北京市"]
         assert survivor.addresses.count() == 2
+
+
+class TestMessagesFollowTheLanguage:
+    """Rule messages are in the active language; codes and details stay as they are."""
+
+    def test_merging_into_itself_is_refused_in_chinese(
+        self, senior_agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        customer = make_customer()
+
+        with translation.override("zh-hans"), pytest.raises(ApplicationError) as exc:
+            services.customer_merge(actor=senior_agent, survivor=customer, duplicate=customer)
+
+        assert exc.value.code == "merge_same_customer"
+        assert exc.value.message == "不能将客户档案合并到其自身。"
+
+    def test_invalid_phone_and_tier_are_refused_in_chinese(
+        self, agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        customer = make_customer()
+
+        with translation.override("zh-hans"):
+            with pytest.raises(ApplicationError) as phone:
+                services.contact_add(actor=agent, customer=customer, kind="phone", value="12345")
+            with pytest.raises(ApplicationError) as tier:
+                services.customer_create(actor=agent, name="李伟", tier="gold")
+
+        assert (phone.value.code, phone.value.details) == ("invalid_phone", {"phone": "12345"})
+        assert phone.value.message == "'12345' 不是有效的电话号码。"
+        assert tier.value.code == "invalid_tier"
+        assert tier.value.details == {"tier": "gold", "allowed": ["vip", "regular", "low"]}
+        assert tier.value.message == "'gold' 不是有效的客户价值等级。"
+
+    def test_messages_stay_english_in_english(
+        self, senior_agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        customer = make_customer()
+
+        with translation.override("en"), pytest.raises(ApplicationError) as exc:
+            services.customer_merge(actor=senior_agent, survivor=customer, duplicate=customer)
+
+        assert exc.value.message == "A customer cannot be merged into itself."

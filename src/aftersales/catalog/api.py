@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, StringConstraints, field_validator
@@ -227,13 +228,13 @@ def _user(request: HttpRequest) -> User:
 
 def _require(user: User, perm: str) -> None:
     if not user.has_perm(perm):
-        raise PermissionDenied("Your role does not allow this action.")
+        raise PermissionDenied(_("Your role does not allow this action."))
 
 
 def _catalog_reader(request: HttpRequest) -> User:
     user = _user(request)
     if not selectors.catalog_visible_to(user):
-        raise PermissionDenied("Your role does not allow this action.")
+        raise PermissionDenied(_("Your role does not allow this action."))
     return user
 
 
@@ -280,7 +281,7 @@ def _line(line_id: int) -> ProductLine:
     if line is None:
         raise ApplicationError(
             "unknown_product_line",
-            "No such product line.",
+            _("No such product line."),
             details={"line_id": line_id},
             status=422,
         )
@@ -352,7 +353,7 @@ def units_register(request: HttpRequest, payload: UnitIn) -> Status[Unit]:
     if model is None:
         raise ApplicationError(
             "unknown_model",
-            f"No product model {payload.model_code!r} in the catalog.",
+            _("No product model %(value)r in the catalog.") % {"value": payload.model_code},
             details={"model_code": payload.model_code},
             status=422,
         )
@@ -362,7 +363,7 @@ def units_register(request: HttpRequest, payload: UnitIn) -> Status[Unit]:
         if customer is None:
             raise ApplicationError(
                 "unknown_customer",
-                "No such customer.",
+                _("No such customer."),
                 details={"customer_id": payload.customer_id},
                 status=422,
             )

@@ -108,7 +108,8 @@ class UnitImport(models.Model):
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
     customers_created = models.PositiveIntegerField(default=0)
-    # [{"row": n, "serial_number": "...", "errors": {column: {"code": ..., "message": ...}}}]
+    # [{"row": n, "serial_number": "...", "errors": {column: reason}}], each reason
+    # {"code", "message" (English), "message_id", "params"} as `reasons.reason` builds it.
     rejected = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(

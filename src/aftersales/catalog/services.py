@@ -37,6 +37,7 @@ from typing import Any, TypedDict, TypeVar, Unpack
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
+from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import User
 from aftersales.core import clock
@@ -48,6 +49,7 @@ from aftersales.customers.models import ContactPoint, Customer
 from aftersales.customers.services import customer_create
 
 from .models import ProductLine, ProductModel, SalesChannel, Unit, UnitImport, normalize_serial
+from .reasons import FieldInvalid, reason
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
@@ -87,20 +89,16 @@ def _require_perm(actor: User | None, perm: str, *, system_allowed: bool = False
     if actor is None:
         if system_allowed:
             return
-        raise PermissionDenied("This action needs a signed-in member of staff.")
+        raise PermissionDenied(_("This action needs a signed-in member of staff."))
     if not actor.has_perm(perm):
-        raise PermissionDenied("Your role does not allow this action.")
-
-
-def _invalid(field_name: str, code: str, message: str) -> ApplicationError:
-    return ApplicationError(code, message, details={"field": field_name}, status=422)
+        raise PermissionDenied(_("Your role does not allow this action."))
 
 
 def _require_live(customer: Customer) -> None:
     if customer.merged_into_id is not None:
         raise Conflict(
             "customer_merged",
-            "This customer record was merged into another one; use the surviving record.",
+            _("This customer record was merged into another one; use the surviving record."),
             details={"merged_into": customer.merged_into_id},
         )
 
@@ -112,12 +110,10 @@ def serial_clean(raw: str) -> str:
     """The stored form of a serial number, or `invalid_serial`."""
     serial = normalize_serial(raw)
     if not serial:
-        raise _invalid("serial_number", "required", "A serial number is required.")
+        raise FieldInvalid("serial_number", "required", "serial_required")
     if len(serial) > _SERIAL_MAX or _BLANK_INSIDE.search(serial):
-        raise _invalid(
-            "serial_number",
-            "invalid_serial",
-            f"{serial!r} is not a serial number (at most {_SERIAL_MAX} characters, no spaces).",
+        raise FieldInvalid(
+            "serial_number", "invalid_serial", "serial_invalid", value=serial, max=_SERIAL_MAX
         )
     return serial
 
@@ -125,10 +121,8 @@ def serial_clean(raw: str) -> str:
 def purchase_date_check(day: dt.date) -> dt.date:
     """A purchase date cannot lie in the future (local calendar day)."""
     if day > clock.today():
-        raise _invalid(
-            "purchase_date",
-            "future_purchase_date",
-            f"The purchase date {day.isoformat()} is in the future.",
+        raise FieldInvalid(
+            "purchase_date", "future_purchase_date", "purchase_date_future", date=day.isoformat()
         )
     return day
 
@@ -139,11 +133,11 @@ def amount_clean(value: Decimal) -> Decimal:
         # Floats lose cents; callers must parse money into Decimal themselves.
         raise TypeError("purchase_amount must be a Decimal")
     if not value.is_finite() or value > _AMOUNT_MAX:
-        raise _invalid("amount", "invalid_amount", f"{value} is not a purchase amount.")
+        raise FieldInvalid("amount", "invalid_amount", "amount_invalid", value=str(value))
     if value < 0:
-        raise _invalid("amount", "negative_amount", "The amount cannot be negative.")
+        raise FieldInvalid("amount", "negative_amount", "amount_negative")
     if value != value.quantize(_CENT):
-        raise _invalid("amount", "invalid_amount", "The amount has more than two decimal places.")
+        raise FieldInvalid("amount", "invalid_amount", "amount_decimals")
     return value.quantize(_CENT)
 
 
@@ -151,9 +145,7 @@ def currency_clean(raw: str) -> str:
     """An ISO 4217-style three-letter currency code, upper case."""
     currency = (raw or "").strip().upper()
     if not _CURRENCY.match(currency):
-        raise _invalid(
-            "currency", "invalid_currency", f"{raw!r} is not a three-letter currency code."
-        )
+        raise FieldInvalid("currency", "invalid_currency", "currency_invalid", value=raw)
     return currency
 
 
@@ -161,22 +153,25 @@ def sales_channel_clean(raw: str) -> str:
     """One of the sales channels (online, retail, dealer, project, other)."""
     channel = (raw or "").strip().lower()
     if not channel:
-        raise _invalid("sales_channel", "required", "A sales channel is required.")
+        raise FieldInvalid("sales_channel", "required", "sales_channel_required")
     if channel not in SalesChannel.values:
-        raise _invalid(
+        raise FieldInvalid(
             "sales_channel",
             "invalid_sales_channel",
-            f"{raw!r} is not a sales channel; use one of {', '.join(SalesChannel.values)}.",
+            "sales_channel_invalid",
+            value=raw,
+            choices=", ".join(SalesChannel.values),
         )
     return channel
 
 
 def _months_check(field_name: str, months: int) -> None:
     if not 0 <= months <= MAX_WARRANTY_MONTHS:
-        raise _invalid(
+        raise FieldInvalid(
             field_name,
             "invalid_warranty_months",
-            f"Warranty months must be between 0 and {MAX_WARRANTY_MONTHS}.",
+            "warranty_months_invalid",
+            max=MAX_WARRANTY_MONTHS,
         )
 
 
@@ -190,7 +185,9 @@ def product_line_create(*, actor: User, code: str, name_zh: str, name_en: str) -
     code = code.strip().lower()
     if ProductLine.objects.filter(code=code).exists():
         raise Conflict(
-            "duplicate_code", f"A product line {code!r} already exists.", details={"code": code}
+            "duplicate_code",
+            _("A product line %(code)r already exists.") % {"code": code},
+            details={"code": code},
         )
     line = ProductLine(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
     line.full_clean()
@@ -227,7 +224,9 @@ def product_model_create(
     _months_check("labour_warranty_months", labour_warranty_months)
     if ProductModel.objects.filter(code__iexact=code).exists():
         raise Conflict(
-            "duplicate_code", f"A product model {code!r} already exists.", details={"code": code}
+            "duplicate_code",
+            _("A product model %(code)r already exists.") % {"code": code},
+            details={"code": code},
         )
     model = ProductModel(
         line=line,
@@ -291,7 +290,7 @@ def product_model_update(
     if not_allowed:
         raise ApplicationError(
             "field_not_updatable",
-            "These fields cannot be changed.",
+            _("These fields cannot be changed."),
             details={"fields": sorted(not_allowed)},
             status=422,
         )
@@ -352,7 +351,8 @@ def unit_register(
         _require_live(customer)
     duplicate = Conflict(
         "duplicate_serial",
-        f"Serial number {serial} is already registered for model {model.code}.",
+        _("Serial number %(serial)s is already registered for model %(model)s.")
+        % {"serial": serial, "model": model.code},
         details={"model_code": model.code, "serial_number": serial},
     )
     if Unit.objects.filter(model=model, serial_number=serial).exists():
@@ -415,7 +415,8 @@ def unit_assign_customer(*, actor: User, unit: Unit, customer: Customer) -> Unit
 
 # --- CSV import of sales records -----------------------------------------------------------------
 
-RowErrors = dict[str, dict[str, str]]
+# {column: reason}, each reason as built by `reasons.reason` (code, message, message_id, params).
+RowErrors = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -454,8 +455,8 @@ class _Outcome:
     customers_created: int = 0
     errors: dict[int, RowErrors] = field(default_factory=dict)
 
-    def reject(self, row: int, column: str, code: str, message: str) -> None:
-        self.errors.setdefault(row, {}).setdefault(column, {"code": code, "message": message})
+    def reject(self, row: int, column: str, code: str, message_id: str, **params: Any) -> None:
+        self.errors.setdefault(row, {}).setdefault(column, reason(code, message_id, **params))
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -472,7 +473,7 @@ def _decode(content: bytes) -> str:
         except UnicodeDecodeError as exc:
             raise ApplicationError(
                 "invalid_encoding",
-                "The file is not text in UTF-8 or GB18030; save it as CSV UTF-8 and try again.",
+                _("The file is not text in UTF-8 or GB18030; save it as CSV UTF-8 and try again."),
                 status=422,
             ) from exc
     return text.removeprefix("\ufeff")  # GB18030 files can carry a BOM too
@@ -482,12 +483,12 @@ def _header(cells: list[str]) -> list[str]:
     header = [c.strip().lower() for c in cells]
     named = [h for h in header if h]
     if not named:
-        raise ApplicationError("empty_file", "The file has no header row.", status=422)
+        raise ApplicationError("empty_file", _("The file has no header row."), status=422)
     repeated = sorted({h for h in named if named.count(h) > 1})
     if repeated:
         raise ApplicationError(
             "duplicate_columns",
-            "Columns appear more than once: " + ", ".join(repeated) + ".",
+            _("Columns appear more than once: %(columns)s.") % {"columns": ", ".join(repeated)},
             details={"columns": repeated},
             status=422,
         )
@@ -495,7 +496,7 @@ def _header(cells: list[str]) -> list[str]:
     if missing:
         raise ApplicationError(
             "missing_columns",
-            "The header lacks required columns: " + ", ".join(missing) + ".",
+            _("The header lacks required columns: %(columns)s.") % {"columns": ", ".join(missing)},
             details={"missing": missing, "required": list(REQUIRED_COLUMNS)},
             status=422,
         )
@@ -503,7 +504,8 @@ def _header(cells: list[str]) -> list[str]:
     if unknown:
         raise ApplicationError(
             "unknown_columns",
-            "The header has columns this import does not know: " + ", ".join(unknown) + ".",
+            _("The header has columns this import does not know: %(columns)s.")
+            % {"columns": ", ".join(unknown)},
             details={"unknown": unknown, "allowed": [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]},
             status=422,
         )
@@ -515,7 +517,8 @@ def _sheet_read(content: bytes) -> _Sheet:
     if len(content) > MAX_IMPORT_BYTES:
         raise ApplicationError(
             "file_too_large",
-            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it.",
+            _("The file is larger than %(mb)d MB; split it.")
+            % {"mb": MAX_IMPORT_BYTES // (1024 * 1024)},
             details={"max_bytes": MAX_IMPORT_BYTES},
             status=413,
         )
@@ -525,7 +528,7 @@ def _sheet_read(content: bytes) -> _Sheet:
     try:
         first = next(reader, None)
         if first is None:
-            raise ApplicationError("empty_file", "The file is empty.", status=422)
+            raise ApplicationError("empty_file", _("The file is empty."), status=422)
         header = _header(first)
         # Row numbers count records, as a spreadsheet shows them; the header is row 1.
         for number, cells in enumerate(reader, start=2):
@@ -535,7 +538,7 @@ def _sheet_read(content: bytes) -> _Sheet:
             if len(rows) == MAX_IMPORT_ROWS:
                 raise ApplicationError(
                     "too_many_rows",
-                    f"The file has more than {MAX_IMPORT_ROWS} rows; split it.",
+                    _("The file has more than %(n)d rows; split it.") % {"n": MAX_IMPORT_ROWS},
                     details={"max_rows": MAX_IMPORT_ROWS},
                     status=413,
                 )
@@ -548,12 +551,13 @@ def _sheet_read(content: bytes) -> _Sheet:
     except csv.Error as exc:
         raise ApplicationError(
             "invalid_csv",
-            f"The file is not valid CSV near line {reader.line_num}: {exc}.",
+            _("The file is not valid CSV near line %(line)d: %(error)s.")
+            % {"line": reader.line_num, "error": exc},
             details={"line": reader.line_num},
             status=422,
         ) from exc
     if not rows:
-        raise ApplicationError("empty_file", "The file has a header but no rows.", status=422)
+        raise ApplicationError("empty_file", _("The file has a header but no rows."), status=422)
     return _Sheet(rows=rows, ragged=frozenset(ragged))
 
 
@@ -579,20 +583,17 @@ def _row_check(
     def attempt(column: str, check: Callable[[str], Any], text: str) -> Any:
         try:
             return check(text)
-        except ApplicationError as exc:
-            outcome.reject(number, column, exc.code, exc.message)
+        except FieldInvalid as exc:
+            outcome.reject(number, column, exc.code, exc.message_id, **exc.params)
             return None
 
     serial = attempt("serial_number", serial_clean, values["serial_number"])
     model = models.get(values["model_code"].upper())
     if not values["model_code"]:
-        outcome.reject(number, "model_code", "required", "A model code is required.")
+        outcome.reject(number, "model_code", "required", "model_code_required")
     elif model is None:
         outcome.reject(
-            number,
-            "model_code",
-            "unknown_model",
-            f"No product model {values['model_code']!r} in the catalog.",
+            number, "model_code", "unknown_model", "model_unknown", value=values["model_code"]
         )
     purchase_date = attempt("purchase_date", _date_parse, values["purchase_date"])
     amount = attempt("amount", _amount_parse, values["amount"])
@@ -600,23 +601,18 @@ def _row_check(
     channel = attempt("sales_channel", sales_channel_clean, values["sales_channel"])
     for column, limit in _TEXT_LIMITS.items():
         if len(values.get(column, "")) > limit:
-            outcome.reject(number, column, "too_long", f"At most {limit} characters, please.")
+            outcome.reject(number, column, "too_long", "text_too_long", n=limit)
     phone_raw = values.get("customer_phone", "")
-    phone = attempt("customer_phone", normalize_phone, phone_raw) if phone_raw else ""
+    phone = attempt("customer_phone", _phone_parse, phone_raw) if phone_raw else ""
     if not phone_raw and any(values.get(c) for c in CUSTOMER_COLUMNS):
-        outcome.reject(
-            number,
-            "customer_phone",
-            "required",
-            "A phone number is needed to find or open the customer's file.",
-        )
+        outcome.reject(number, "customer_phone", "required", "phone_required")
     province, city = values.get("province", ""), values.get("city", "")
     if (province or city or values.get("district")) and not (province and city):
         outcome.reject(
             number,
             "city" if province else "province",
             "address_incomplete",
-            "An address needs both province and city.",
+            "address_incomplete",
         )
     if number in outcome.errors:
         return None
@@ -641,28 +637,36 @@ def _row_check(
 
 def _date_parse(text: str) -> dt.date:
     if not text:
-        raise _invalid("purchase_date", "required", "A purchase date is required.")
+        raise FieldInvalid("purchase_date", "required", "purchase_date_required")
     try:
         if not _DATE.match(text):
             raise ValueError(text)
         day = dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise _invalid(
-            "purchase_date", "invalid_date", f"{text!r} is not a date in the form YYYY-MM-DD."
+        raise FieldInvalid(
+            "purchase_date", "invalid_date", "purchase_date_invalid", value=text
         ) from exc
     return purchase_date_check(day)
 
 
 def _amount_parse(text: str) -> Decimal:
     if not text:
-        raise _invalid("amount", "required", "An amount is required.")
-    if not _AMOUNT.match(text):
-        raise _invalid("amount", "invalid_amount", f"{text!r} is not an amount such as 3999.00.")
+        raise FieldInvalid("amount", "required", "amount_required")
     try:
+        if not _AMOUNT.match(text):
+            raise InvalidOperation(text)
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise _invalid("amount", "invalid_amount", f"{text!r} is not an amount.") from exc
+        raise FieldInvalid("amount", "invalid_amount", "amount_format", value=text) from exc
     return amount_clean(value)
+
+
+def _phone_parse(text: str) -> str:
+    """E.164 form of a row's phone; an unusable one is reported as `invalid_phone`."""
+    try:
+        return normalize_phone(text)
+    except ApplicationError as exc:
+        raise FieldInvalid("customer_phone", exc.code, "phone_invalid", value=text) from exc
 
 
 def _duplicates_mark(sheet: _Sheet, outcome: _Outcome) -> None:
@@ -681,7 +685,10 @@ def _duplicates_mark(sheet: _Sheet, outcome: _Outcome) -> None:
                 number,
                 "serial_number",
                 "duplicate_in_file",
-                f"{code} {serial} appears in rows {listed}; keep one row per unit.",
+                "duplicate_in_file",
+                model=code,
+                serial=serial,
+                rows=listed,
             )
 
 
@@ -720,10 +727,12 @@ def _differences(
     diffs: RowErrors = {}
 
     def differ(column: str, registered: object, given: object) -> None:
-        diffs[column] = {
-            "code": "registered_differently",
-            "message": f"The unit is registered with {registered}; the file says {given}.",
-        }
+        diffs[column] = reason(
+            "registered_differently",
+            "registered_differently",
+            registered=str(registered),
+            given=str(given),
+        )
 
     if unit.purchase_date != record.purchase_date:
         differ("purchase_date", unit.purchase_date.isoformat(), record.purchase_date.isoformat())
@@ -740,15 +749,13 @@ def _differences(
         owner = unit.customer
         owner_id = (owner.merged_into_id or owner.pk) if owner else None
         if owner_id is None:
-            diffs["customer_phone"] = {
-                "code": "registered_differently",
-                "message": "The unit is registered without a customer; assign the owner by hand.",
-            }
+            diffs["customer_phone"] = reason(
+                "registered_differently", "registered_without_customer"
+            )
         elif owner_id not in owners.get(record.phone_hash, {}):
-            diffs["customer_phone"] = {
-                "code": "registered_differently",
-                "message": "The unit is registered to a customer without this phone number.",
-            }
+            diffs["customer_phone"] = reason(
+                "registered_differently", "registered_to_other_customer"
+            )
     return diffs
 
 
@@ -773,7 +780,7 @@ def _customer_for(
             record.row,
             "customer_phone",
             "ambiguous_customer",
-            "Several customers have this phone number; register this unit by hand.",
+            "ambiguous_customer",
         )
         return None, False
     if not record.customer_name:
@@ -781,7 +788,7 @@ def _customer_for(
             record.row,
             "customer_name",
             "required",
-            "This phone number is not on file; a name is needed to open the customer's file.",
+            "customer_name_required",
         )
         return None, False
     address = {
@@ -814,9 +821,7 @@ def _import_apply(
         if (record := _row_check(number, values, models, outcome)) is not None
     ]
     for number in sheet.ragged:
-        outcome.reject(
-            number, ROW_KEY, "extra_cells", "The row has cells outside the header's columns."
-        )
+        outcome.reject(number, ROW_KEY, "extra_cells", "extra_cells")
     _duplicates_mark(sheet, outcome)
     records = [r for r in records if r.row not in outcome.errors]
     existing = _existing_units(records)
@@ -911,5 +916,5 @@ def units_import_csv(*, actor: User | None, filename: str, content: bytes) -> Un
         # Only a registration running at the same time can collide with a checked row.
         raise Conflict(
             "import_conflict",
-            "Some of these units were registered while the file was imported; import it again.",
+            _("Some of these units were registered while the file was imported; import it again."),
         ) from exc

@@ -2,6 +2,7 @@
 
 import phonenumbers
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from .errors import ApplicationError
 
@@ -14,19 +15,22 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
     """
     text = (raw or "").strip()
     if not text:
-        raise ApplicationError("invalid_phone", "Phone number is empty.", status=422)
+        raise ApplicationError("invalid_phone", _("Phone number is empty."), status=422)
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
         parsed = phonenumbers.parse(text, region or settings.DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException as exc:
         raise ApplicationError(
-            "invalid_phone", f"{raw!r} is not a phone number.", details={"phone": raw}, status=422
+            "invalid_phone",
+            _("%(value)r is not a phone number.") % {"value": raw},
+            details={"phone": raw},
+            status=422,
         ) from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ApplicationError(
             "invalid_phone",
-            f"{raw!r} is not a valid phone number.",
+            _("%(value)r is not a valid phone number.") % {"value": raw},
             details={"phone": raw},
             status=422,
         )

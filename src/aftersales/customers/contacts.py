@@ -6,6 +6,7 @@ number is always hashed exactly as it was stored.
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
@@ -30,7 +31,7 @@ def email_normalize(raw: str) -> str:
     except ValidationError as exc:
         raise ApplicationError(
             "invalid_email",
-            f"{raw!r} is not an e-mail address.",
+            _("%(value)r is not an e-mail address.") % {"value": raw},
             details={"email": raw},
             status=422,
         ) from exc
@@ -52,7 +53,7 @@ def contact_normalize(*, kind: str, raw: str) -> tuple[str, str]:
         return value, contact_lookup_hash(kind=kind, value=value)
     raise ApplicationError(
         "invalid_contact_kind",
-        f"Unknown contact kind {kind!r}.",
+        _("Unknown contact kind %(value)r.") % {"value": kind},
         details={"kind": kind},
         status=422,
     )

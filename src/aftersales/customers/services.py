@@ -12,6 +12,8 @@ from typing import Any, TypedDict, Unpack
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aftersales.accounts.models import User
 from aftersales.cases.models import Case, CaseEvent
@@ -40,6 +42,13 @@ class CustomerChanges(TypedDict, total=False):
 
 UPDATABLE_FIELDS = frozenset(CustomerChanges.__annotations__)
 
+# What `_check_choice` says about a value that is not one of the choices, per field.
+CHOICE_ERRORS = {
+    "kind": gettext_lazy("%(value)r is not a valid kind."),
+    "preferred_channel": gettext_lazy("%(value)r is not a valid preferred channel."),
+    "tier": gettext_lazy("%(value)r is not a valid tier."),
+}
+
 
 @dataclass(frozen=True)
 class ContactReveal:
@@ -54,16 +63,16 @@ def _require_perm(actor: User | None, perm: str, *, system_allowed: bool = False
     if actor is None:
         if system_allowed:
             return
-        raise PermissionDenied("This action needs a signed-in member of staff.")
+        raise PermissionDenied(_("This action needs a signed-in member of staff."))
     if not actor.has_perm(perm):
-        raise PermissionDenied("Your role does not allow this action.")
+        raise PermissionDenied(_("Your role does not allow this action."))
 
 
 def _require_live(customer: Customer) -> None:
     if customer.is_merged:
         raise Conflict(
             "customer_merged",
-            "This customer record was merged into another one; change the surviving record.",
+            _("This customer record was merged into another one; change the surviving record."),
             details={"merged_into": customer.merged_into_id},
         )
 
@@ -71,9 +80,10 @@ def _require_live(customer: Customer) -> None:
 def _check_choice(field: str, value: str, choices: Iterable[str]) -> None:
     allowed = list(choices)
     if value not in allowed:
+        message = CHOICE_ERRORS.get(field) or gettext_lazy("%(value)r is not a valid choice.")
         raise ApplicationError(
             f"invalid_{field}",
-            f"{value!r} is not a valid {field.replace('_', ' ')}.",
+            str(message) % {"value": value},
             details={field: value, "allowed": allowed},
             status=422,
         )
@@ -86,7 +96,7 @@ def _contact_build(
     if customer.contacts.filter(kind=kind, lookup_hash=lookup_hash).exists():
         raise Conflict(
             "duplicate_contact",
-            "This customer already has that contact.",
+            _("This customer already has that contact."),
             details={"kind": kind},
         )
     contact = ContactPoint(
@@ -108,7 +118,7 @@ def _address_build(*, customer: Customer, fields: Mapping[str, str], is_default:
     if unknown:
         raise ApplicationError(
             "invalid_address",
-            "Unknown address fields.",
+            _("Unknown address fields."),
             details={"fields": sorted(unknown)},
             status=422,
         )
@@ -194,7 +204,7 @@ def customer_update(
     if not_allowed:
         raise ApplicationError(
             "field_not_updatable",
-            "These fields cannot be changed here.",
+            _("These fields cannot be changed here."),
             details={"fields": sorted(not_allowed)},
             status=422,
         )
@@ -336,7 +346,7 @@ def customer_set_tier(*, actor: User, customer: Customer, tier: str, reason: str
     reason = reason.strip()
     if not reason:
         raise ApplicationError(
-            "reason_required", "Say why the tier changes.", details={"reason": ""}, status=422
+            "reason_required", _("Say why the tier changes."), details={"reason": ""}, status=422
         )
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     _require_live(customer)
@@ -400,7 +410,7 @@ def customer_merge(
     _require_perm(actor, "customers.merge_customer")
     if survivor.pk == duplicate.pk:
         raise ApplicationError(
-            "merge_same_customer", "A customer cannot be merged into itself.", status=422
+            "merge_same_customer", _("A customer cannot be merged into itself."), status=422
         )
     # Both rows locked in pk order so two merges of the same pair cannot deadlock.
     locked = {
@@ -413,13 +423,13 @@ def customer_merge(
     if survivor.is_merged:
         raise Conflict(
             "survivor_merged",
-            "The surviving record was itself merged into another customer.",
+            _("The surviving record was itself merged into another customer."),
             details={"survivor": survivor.number, "merged_into": survivor.merged_into_id},
         )
     if duplicate.is_merged:
         raise Conflict(
             "duplicate_already_merged",
-            "That record was already merged into another customer.",
+            _("That record was already merged into another customer."),
             details={"duplicate": duplicate.number, "merged_into": duplicate.merged_into_id},
         )
     now = clock.now()
