@@ -178,6 +178,43 @@ def test_bulk_writer_writes_what_the_services_write(seeded: str) -> None:
     assert in_bulk == through_services
 
 
+def test_bulk_customers_are_what_the_services_write(seeded: str) -> None:
+    """Customers, contacts (encrypted, blind-indexed), addresses and units match too."""
+    now = clock.now()
+    specs = {
+        bulk: demo.customer_specs(
+            random.Random("customers"), now, 12, with_demo=False, serial_start=start
+        )[0]
+        for bulk, start in ((False, 10_000_000), (True, 20_000_000))
+    }
+    written = {bulk: demo.write_customers(specs[bulk], bulk=bulk) for bulk in (False, True)}
+    views = {bulk: [_customer_view(ref.pk) for ref in written[bulk]] for bulk in (False, True)}
+    assert len(views[True]) == len(views[False]) == 12
+    for bulk_view, service_view in zip(views[True], views[False], strict=True):
+        for part, (got, expected) in enumerate(zip(bulk_view, service_view, strict=True)):
+            assert got == expected, (service_view[0], part)
+    phone = specs[True][0].phones[0]
+    found = customers_by_phone(user=User.objects.get(username="agent"), raw=phone).customers
+    assert {c.pk for c in found} == {written[False][0].pk, written[True][0].pk}
+
+
+def _customer_view(pk: int) -> tuple[Any, ...]:
+    customer = Customer.objects.get(pk=pk)
+    assert re.match(r"^C\d{13}$", customer.number)
+    return (
+        customer.name, customer.kind, customer.company_name, customer.tier,
+        customer.preferred_channel, customer.consent_contact, customer.notes,
+        customer.created_at, customer.created_by_id,
+        [(c.kind, c.value, c.lookup_hash, c.label, c.is_primary, c.created_at)
+         for c in customer.contacts.order_by("kind", "-is_primary", "id")],
+        [(a.province, a.city, a.district, a.street, a.postal_code, a.is_default)
+         for a in customer.addresses.all()],
+        [(u.model_id, u.serial_number[-7:], u.purchase_date, u.purchase_amount, u.currency,
+          u.sales_channel, u.retailer, u.registered_at)
+         for u in customer.units.order_by("registered_at", "id")],
+    )  # fmt: skip
+
+
 def _snapshot(cases: Any) -> list[tuple[Any, ...]]:
     fields = [
         "customer_id", "unit_id", "product_line_id", "channel", "subject", "description",

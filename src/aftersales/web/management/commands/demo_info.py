@@ -21,7 +21,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     sizes = [max(width(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     line = "  ".join("-" * s for s in sizes)
     out = ["  ".join(pad(h, s) for h, s in zip(headers, sizes, strict=True)), line]
-    out += ["  ".join(pad(str(c), s) for c, s in zip(r, sizes, strict=True)) for r in rows]
+    out += ["  ".join(pad(str(c), s) for c, s in zip(r, sizes, strict=True)).rstrip() for r in rows]
     return out
 
 

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="Do nothing if the database already holds teams, customers or cases.",
+            help="Do nothing if teams, customers, cases or demo accounts already exist.",
         )
         parser.add_argument(
             "--scale",
