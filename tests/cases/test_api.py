@@ -285,12 +285,45 @@ class TestQueue:
         assert agent_api.get("/cases", status="closed").json()["count"] == 0
 
     @pytest.mark.parametrize(
-        "params", [{"status": "nope"}, {"limit": 0}, {"limit": 1000}, {"date_from": "yesterday"}]
+        "params",
+        [
+            {"status": "nope"},
+            {"limit": 0},
+            {"limit": 1000},
+            {"date_from": "yesterday"},
+            # Past a 64-bit integer: no id or row can match, and the database refused to compare.
+            {"offset": 2**63},
+            {"team": 2**63},
+            {"assignee": 2**63},
+            {"product_line": 2**63},
+            {"q": "SR\x00"},  # PostgreSQL cannot take a NUL character
+        ],
     )
     def test_bad_filters(self, agent_api: ApiClient, params: dict[str, Any]) -> None:
         r = agent_api.get("/cases", **params)
         assert r.status_code == 422
         assert r.json()["code"] == "invalid_input"
+
+    def test_calendar_ends_as_dates_bound_nothing(
+        self, agent_api: ApiClient, customer: Any
+    ) -> None:
+        # Their local midnights, converted to UTC, used to overflow into a 500.
+        _open(agent_api, customer)
+        r = agent_api.get("/cases", date_from="0001-01-01", date_to="9999-12-31")
+        assert r.status_code == 200, r.content
+        assert r.json()["count"] == 1
+
+    def test_largest_offset_is_an_empty_page(self, agent_api: ApiClient, customer: Any) -> None:
+        _open(agent_api, customer)
+        r = agent_api.get("/cases", offset=2**63 - 1)
+        assert r.status_code == 200, r.content
+        assert r.json() == {"count": 1, "items": []}
+
+    @pytest.mark.parametrize("number", ["SR\x00", "SR2026110000001\x00", "not-a-number"])
+    def test_malformed_case_number_is_404(self, agent_api: ApiClient, number: str) -> None:
+        r = agent_api.get(f"/cases/{number}")
+        assert r.status_code == 404
+        assert r.json() == {"code": "not_found", "message": "No such record.", "details": {}}
 
 
 def test_openapi_lists_case_operations(client: Any) -> None:
@@ -306,3 +339,17 @@ def test_openapi_lists_case_operations(client: Any) -> None:
         "/api/v1/cases/{number}/events",
     ]:
         assert path in paths, path
+
+
+@pytest.mark.parametrize("key", ["k" * 81, "bad\x01key"])
+def test_bad_idempotency_key_is_refused(
+    api: Callable[[User], ApiClient], agent: User, customer: Any, key: str
+) -> None:
+    response = api(agent).post(
+        "/cases",
+        {"customer_id": customer.pk, "channel": "app", "subject": "s"},
+        Idempotency_Key=key,
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert not Case.objects.exists()

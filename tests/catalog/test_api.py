@@ -252,6 +252,10 @@ class TestUnits:
         by_owner = client.get("/catalog/units", customer_id=owner.pk)
         page = client.get("/catalog/units", limit=2, offset=0)
         too_big = client.get("/catalog/units", limit=101)
+        # Past a 64-bit integer the database refused the comparison and the OFFSET (a 500).
+        no_such_owner = client.get("/catalog/units", customer_id=2**63)
+        too_far = client.get("/catalog/units", offset=2**63)
+        last_page = client.get("/catalog/units", offset=2**63 - 1)
 
         assert {u["id"] for u in by_serial.json()["items"]} == {mine.pk, tv_unit.pk}
         assert [u["id"] for u in by_both.json()["items"]] == [tv_unit.pk]
@@ -259,6 +263,9 @@ class TestUnits:
         assert page.json()["count"] == 5
         assert len(page.json()["items"]) == 2
         assert (too_big.status_code, too_big.json()["code"]) == (422, "invalid_input")
+        assert (no_such_owner.status_code, no_such_owner.json()["code"]) == (422, "invalid_input")
+        assert (too_far.status_code, too_far.json()["code"]) == (422, "invalid_input")
+        assert last_page.json() == {"items": [], "count": 5}
 
     def test_get_unit_warranty_today_and_404(
         self, api: Api, agent: User, fridge: ProductModel
@@ -356,6 +363,17 @@ class TestImport:
             "sales_channel",
         ]
         assert not UnitImport.objects.exists()
+
+    def test_file_with_nul_characters_is_422(
+        self, api: Api, supervisor: User, fridge: ProductModel
+    ) -> None:
+        # PostgreSQL cannot store a NUL: the rejected row's serial number was a 500 there.
+        content = sales_csv([sale("FR\x001"), sale("FR2")])
+
+        response = _upload(api(supervisor), content)
+
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_encoding")
+        assert not Unit.objects.exists() and not UnitImport.objects.exists()
 
     def test_unknown_import_is_404(self, api: Api, supervisor: User) -> None:
         response = api(supervisor).get("/catalog/imports/424242")

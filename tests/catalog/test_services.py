@@ -493,6 +493,12 @@ class TestUnitsImport:
                 "duplicate_columns",
             ),
             (b"\xff\xfe\x00\x00binary\x81", "invalid_encoding"),
+            # Decodes, but PostgreSQL cannot store the NUL (and binary files look like this).
+            (
+                b"serial_number,model_code,purchase_date,amount,sales_channel\n"
+                b"FR\x001,BCD-520,2026-01-05,1,online\n",
+                "invalid_encoding",
+            ),
         ],
     )
     def test_unusable_file_is_refused_whole(

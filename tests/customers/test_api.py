@@ -105,6 +105,11 @@ class TestListAndGet:
         assert [c["name"] for c in found["items"]] == ["李伟"]
         _assert_error(client.get("/customers", limit=101), 422, "invalid_input")
         _assert_error(client.get("/customers", q="x" * 101), 422, "invalid_input")
+        # Past a 64-bit integer the database refused the OFFSET (a 500); the largest is empty.
+        _assert_error(client.get("/customers", offset=2**63), 422, "invalid_input")
+        assert client.get("/customers", offset=2**63 - 1).json() == {"items": [], "count": 4}
+        # PostgreSQL cannot take a NUL character: refused before the search.
+        _assert_error(client.get("/customers", q="李\x00"), 422, "invalid_input")
 
     def test_get_outside_scope_is_404(
         self,
@@ -226,6 +231,10 @@ class TestUpdateAndContacts:
         _assert_error(dup, 409, "duplicate_contact")
         bad = client.post(f"/customers/{customer.pk}/contacts", {"kind": "fax", "value": "1"})
         _assert_error(bad, 422, "invalid_input")
+        nul = client.post(
+            f"/customers/{customer.pk}/contacts", {"kind": "email", "value": "a\x00@b.cn"}
+        )
+        _assert_error(nul, 400, "bad_request")  # PostgreSQL cannot store a NUL character
         assert customer.contacts.count() == 2
 
 
@@ -361,6 +370,21 @@ class TestTimeline:
             ("case.created", case.number),
         ]
         assert items[0]["actor"] == agent.label
+
+
+def test_documented_bodies_are_this_apps_own(client: Client) -> None:
+    """The cases API has a contact body and a unit output too; names must not collide."""
+    schema = client.get("/api/v1/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    def ref(op: dict[str, Any]) -> str:
+        return str(op["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+
+    contact_add = schema["paths"]["/api/v1/customers/{customer_id}/contacts"]["post"]
+    body = components[ref(contact_add).rsplit("/", 1)[1]]
+    assert set(body["properties"]) == {"kind", "value", "label", "is_primary"}
+    unit = components["CustomerMatchOut"]["properties"]["units"]["items"]["$ref"]
+    assert "warranty_status" in components[unit.rsplit("/", 1)[1]]["properties"]
 
 
 def test_operations_are_documented(client: Client) -> None:

@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status as Reply
@@ -14,6 +14,7 @@ from aftersales.accounts.models import Team, User
 from aftersales.catalog.models import ProductLine
 from aftersales.catalog.selectors import unit_queryset_for
 from aftersales.core.errors import ApplicationError
+from aftersales.core.schemas import Offset, RecordId
 from aftersales.customers.models import Channel
 from aftersales.customers.selectors import customer_queryset_for
 
@@ -100,7 +101,7 @@ class TransitionIn(StrictIn):
     solution_notes: str = Field("", max_length=20_000)
 
 
-class ContactIn(StrictIn):
+class CaseContactIn(StrictIn):
     direction: Literal["in", "out"]
     channel: ChannelT
     body: str = Field(..., min_length=1, max_length=20_000)
@@ -193,14 +194,14 @@ class QueueQuery(Schema):
     nature: NatureT | None = None
     urgency: UrgencyT | None = None
     channel: ChannelT | None = None
-    team: int | None = Field(None, gt=0)
-    assignee: int | None = Field(None, gt=0)
-    product_line: int | None = Field(None, gt=0)
+    team: RecordId | None = None
+    assignee: RecordId | None = None
+    product_line: RecordId | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     q: str = Field("", max_length=100)
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 def _case_out(case: Case, user: User) -> dict[str, object]:
@@ -249,6 +250,8 @@ def _case_out(case: Case, user: User) -> dict[str, object]:
 
 def _get(request: HttpRequest, number: str) -> Case:
     user: User = request.auth  # type: ignore[attr-defined]
+    if not selectors.CASE_NUMBER.match(number):
+        raise Http404  # not a case number: never sent to the database (a NUL broke PostgreSQL)
     return get_object_or_404(
         selectors.case_queryset_for(user).select_related(
             "customer", "unit__model", "team", "assignee", "product_line"
@@ -305,11 +308,12 @@ def case_create(request: HttpRequest, payload: CaseIn) -> Any:
     if not user.has_perm("cases.add_case"):
         raise PermissionDenied("Your role does not open cases.")
     key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and len(key) > 80:
+    if key is not None and (len(key) > 80 or not key.isprintable()):
         raise ApplicationError(
             "invalid_idempotency_key",
-            "Idempotency-Key is at most 80 characters.",
-            details={"Idempotency-Key": "too long"},
+            "Idempotency-Key is 1 to 80 printable characters.",
+            details={"Idempotency-Key": "too long" if len(key) > 80 else "not printable"},
+            status=422,
         )
     customer = customer_queryset_for(user).filter(pk=payload.customer_id).first()
     if customer is None:
@@ -431,7 +435,7 @@ def case_transition(request: HttpRequest, number: str, payload: TransitionIn) ->
 @router.post(
     "/{number}/contacts", response={201: EventOut}, summary="Record a contact with the customer"
 )
-def case_contact(request: HttpRequest, number: str, payload: ContactIn) -> Any:
+def case_contact(request: HttpRequest, number: str, payload: CaseContactIn) -> Any:
     event = services.case_contact_log(
         actor=_user(request),
         case=_get(request, number),

@@ -19,6 +19,7 @@ from pydantic import ConfigDict, StringConstraints, field_validator
 from aftersales.accounts.models import User
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
+from aftersales.core.schemas import DB_INT_MAX, Offset
 from aftersales.customers.selectors import customer_queryset_for
 
 from . import selectors, services
@@ -214,7 +215,7 @@ class UnitPagination(LimitOffsetPagination):
 
     class Input(Schema):
         limit: int = Field(50, ge=1, le=100)
-        offset: int = Field(0, ge=0)
+        offset: Offset = 0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_limit=100, **kwargs)
@@ -329,7 +330,9 @@ def product_models_update(
 def units_list(
     request: HttpRequest,
     serial: Annotated[str, Query(max_length=60, description="Exact serial number")] = "",
-    customer_id: Annotated[int | None, Query(gt=0, description="Owner's customer id")] = None,
+    customer_id: Annotated[
+        int | None, Query(gt=0, le=DB_INT_MAX, description="Owner's customer id")
+    ] = None,
     model_code: Annotated[str, Query(max_length=40, description="Product model code")] = "",
 ) -> Any:
     """Registered units, newest registration first, each with its warranty position today."""

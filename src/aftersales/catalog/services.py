@@ -465,17 +465,20 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 def _decode(content: bytes) -> str:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    text: str | None = None
+    for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ApplicationError(
-                "invalid_encoding",
-                _("The file is not text in UTF-8 or GB18030; save it as CSV UTF-8 and try again."),
-                status=422,
-            ) from exc
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    # Binary files (an .xlsx, a picture) often decode as GB18030, but with NUL characters.
+    if text is None or "\x00" in text:
+        raise ApplicationError(
+            "invalid_encoding",
+            _("The file is not text in UTF-8 or GB18030; save it as CSV UTF-8 and try again."),
+            status=422,
+        )
     return text.removeprefix("\ufeff")  # GB18030 files can carry a BOM too
 
 

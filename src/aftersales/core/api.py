@@ -5,9 +5,11 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from aftersales.core.errors import ApplicationError
@@ -43,6 +45,43 @@ class StaffSession(SessionAuth):
         return None
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class TextParser(Parser):
+    """JSON bodies and query strings without NUL characters, which PostgreSQL cannot store.
+
+    A body with one is refused as unparseable (400), a query parameter as invalid input (422).
+    """
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data: dict[str, Any] = super().parse_body(request)
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = super().parse_querydict(data, list_fields, request)
+        bad = [key for key, value in result.items() if _has_nul(value)]
+        if bad:
+            raise NinjaValidationError(
+                [
+                    {"loc": ("query", key), "msg": "may not contain NUL characters", "type": "nul"}
+                    for key in bad
+                ]
+            )
+        return result
+
+
 api = NinjaAPI(
     title="Aftersales API",
     version="1",
@@ -52,6 +91,7 @@ api = NinjaAPI(
         "`{code, message, details}` with a 4xx status."
     ),
     auth=[BearerToken(), StaffSession()],
+    parser=TextParser(),
     urls_namespace="api-v1",
 )
 
@@ -117,19 +157,22 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, 404, "not_found", "No such record.")
 
 
+# The code of an error that carries only an HTTP status.
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+}
+
+
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {
-        400: "bad_request",
-        401: "unauthenticated",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        409: "conflict",
-        413: "too_large",
-    }
     return error_response(
-        request, exc.status_code, code.get(exc.status_code, "error"), str(exc.message)
+        request, exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.message)
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, StringConstraints, field_validator
 
 from aftersales.accounts.models import User
 from aftersales.core import clock
+from aftersales.core.schemas import Offset
 
 from . import selectors, services
 from .models import Channel, ContactPoint, Customer, Tier
@@ -140,7 +141,9 @@ class CustomerOut(Schema):
         return list(obj.addresses.all())
 
 
-class UnitOut(Schema):
+class CustomerUnitOut(Schema):
+    """A caller's unit and its warranty in a lookup (the catalog's `UnitOut` is the full one)."""
+
     id: int
     model_code: str
     model_name: str
@@ -159,7 +162,7 @@ class CustomerMatchOut(Schema):
     company_name: str
     tier: str
     contacts: list[ContactOut]
-    units: list[UnitOut]
+    units: list[CustomerUnitOut]
 
 
 class LookupOut(Schema):
@@ -203,7 +206,7 @@ class CustomerPagination(LimitOffsetPagination):
 
     class Input(Schema):
         limit: int = Field(50, ge=1, le=100)
-        offset: int = Field(0, ge=0)
+        offset: Offset = 0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_limit=100, **kwargs)
