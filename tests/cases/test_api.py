@@ -353,3 +353,30 @@ def test_bad_idempotency_key_is_refused(
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_idempotency_key"
     assert not Case.objects.exists()
+
+
+def test_callback_agent_follows_up_resolved_cases_of_any_team(
+    api: Callable[[User], ApiClient], make_staff: Any, agent: User, customer: Any
+) -> None:
+    from aftersales.accounts.roles import Role
+    from aftersales.accounts.services import team_create
+
+    callback_team = team_create(code="callback", name="回访组", kind="callback")
+    caller = make_staff(Role.CALLBACK_AGENT, teams=[callback_team])
+    desk = api(agent)
+    number = _open(desk, customer).json()["number"]
+    callback = api(caller)
+    assert callback.get(f"/cases/{number}").status_code == 404  # still open: the desk's work
+    desk.post(f"/cases/{number}/assign", {"assignee_id": agent.pk})
+    desk.post(f"/cases/{number}/transitions", {"action": "start"})
+    desk.post(f"/cases/{number}/transitions", {"action": "resolve", "solution_type": "remote"})
+    assert callback.get(f"/cases/{number}").status_code == 200
+    r = callback.post(
+        f"/cases/{number}/contacts",
+        {"direction": "out", "channel": "phone", "body": "回访确认已解决"},
+    )
+    assert r.status_code == 201
+    assert callback.post(f"/cases/{number}/transitions", {"action": "close"}).json()["status"] == (
+        "closed"
+    )
+    assert callback.get(f"/cases/{number}").status_code == 404  # closed: out of the worklist

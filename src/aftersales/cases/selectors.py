@@ -8,15 +8,20 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from aftersales.accounts.models import User
-from aftersales.accounts.roles import Scope
-from aftersales.accounts.selectors import user_led_team_ids, user_scope, user_team_ids
+from aftersales.accounts.roles import Role, Scope
+from aftersales.accounts.selectors import (
+    user_led_team_ids,
+    user_roles,
+    user_scope,
+    user_team_ids,
+)
 from aftersales.catalog.models import Unit
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
 from aftersales.core.phones import normalize_phone
 from aftersales.customers.models import ContactPoint, Customer
 
-from .models import OPEN_STATUSES, Case, CaseEvent
+from .models import OPEN_STATUSES, Case, CaseEvent, Status
 from .workflow import TRANSITIONS, allowed_actions
 
 
@@ -31,12 +36,17 @@ def case_queryset_for(user: User) -> QuerySet[Case]:
     if scope == Scope.ALL:
         return qs
     if scope == Scope.LED_TEAMS:
-        return qs.filter(Q(team_id__in=user_led_team_ids(user)) | Q(assignee=user))
-    if scope == Scope.TEAM:
-        return qs.filter(Q(team_id__in=user_team_ids(user)) | Q(assignee=user))
-    if scope == Scope.OWN:
-        return qs.filter(assignee=user)
-    return qs.none()
+        visible = Q(team_id__in=user_led_team_ids(user)) | Q(assignee=user)
+    elif scope == Scope.TEAM:
+        visible = Q(team_id__in=user_team_ids(user)) | Q(assignee=user)
+    elif scope == Scope.OWN:
+        visible = Q(assignee=user)
+    else:
+        return qs.none()
+    if Role.CALLBACK_AGENT.value in user_roles(user):
+        # The callback team follows up (回访) every resolved case, whichever team solved it.
+        visible |= Q(status=Status.RESOLVED)
+    return qs.filter(visible)
 
 
 def case_get_for(user: User, *, number: str) -> Case:
