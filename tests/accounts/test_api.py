@@ -67,3 +67,23 @@ def test_removed_role_takes_effect_on_next_request(
     response = client.post("/cases", {"customer_id": 1, "channel": "phone", "subject": "s"})
     assert response.status_code == 403
     assert client.get("/auth/me").json()["scope"] == "none"
+
+
+def test_token_use_is_recorded_at_minute_precision(agent: User) -> None:
+    import datetime as dt
+
+    from aftersales.accounts.services import api_token_authenticate, api_token_create
+    from aftersales.core import clock
+
+    token, key = api_token_create(user=agent, name="crm")
+    t0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+    with clock.frozen_at(t0):
+        assert api_token_authenticate(key=key) == agent
+    with clock.frozen_at(t0 + dt.timedelta(seconds=30)):
+        api_token_authenticate(key=key)
+    token.refresh_from_db()
+    assert token.last_used_at == t0
+    with clock.frozen_at(t0 + dt.timedelta(minutes=2)):
+        api_token_authenticate(key=key)
+    token.refresh_from_db()
+    assert token.last_used_at == t0 + dt.timedelta(minutes=2)

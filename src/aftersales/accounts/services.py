@@ -1,5 +1,6 @@
 """Writes about staff: role groups, accounts, teams, API tokens."""
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -70,6 +71,9 @@ def team_create(*, code: str, name: str, kind: str, region: str = "") -> Team:
     return team
 
 
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
 def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Issue a bearer token; the clear key is returned once and never stored."""
     if not user.is_active:
@@ -96,7 +100,10 @@ def api_token_authenticate(*, key: str) -> User | None:
     )
     if token is None:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=clock.now())
+    now = clock.now()
+    # Record use at minute precision: a write per request would serialise busy integrations.
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     user: User = token.user
     return user
 
