@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import Team, User
+from aftersales.accounts.permissions import require_perm
 from aftersales.accounts.selectors import user_primary_team, user_team_ids
 from aftersales.catalog.models import ProductLine, Unit
 from aftersales.core import clock
@@ -44,11 +45,6 @@ MAX_BODY = 20_000
 
 def _status(case: Case) -> dict[str, str]:
     return {"status": str(Status(case.status).label)}
-
-
-def _require(actor: User, perm: str) -> None:
-    if not actor.is_active or not actor.has_perm(perm):
-        raise PermissionDenied(_("Your role does not allow this (%(perm)s).") % {"perm": perm})
 
 
 def _event(
@@ -104,7 +100,7 @@ def case_open(
     With an `idempotency_key`, a retried request returns the case the first one created, even
     when the retries race each other; the key is scoped to the calling account.
     """
-    _require(actor, "cases.add_case")
+    require_perm(actor, "cases.add_case")
     subject = subject.strip()
     errors: dict[str, str] = {}
     if channel not in Channel.values:
@@ -286,7 +282,7 @@ def case_classify(
     The event keeps before and after, and whether it corrected an earlier classification, so
     the auto-classifier can learn from human corrections.
     """
-    _require(actor, "cases.classify_case")
+    require_perm(actor, "cases.classify_case")
     with transaction.atomic():
         case = _lock(case)
         if not case.is_open:
@@ -326,7 +322,7 @@ def case_assign(
     Agents assign within their own teams; moving a case to another team needs `reassign_case`.
     The assignee must be an active member of the team.
     """
-    _require(actor, "cases.assign_case")
+    require_perm(actor, "cases.assign_case")
     with transaction.atomic():
         case = _lock(case)
         if case.status not in ASSIGN_SOURCES | ASSIGN_KEEPS_STATUS:
@@ -402,7 +398,7 @@ def case_transition(
             _("Unknown action %(value)r.") % {"value": action},
             details={"allowed": list(TRANSITIONS)},
         )
-    _require(actor, transition.permission)
+    require_perm(actor, transition.permission)
     reason = reason.strip()
     with transaction.atomic():
         case = _lock(case)
@@ -499,7 +495,7 @@ def case_contact_log(
 
     The first outbound contact from a person is the case's first response.
     """
-    _require(actor, "cases.work_case")
+    require_perm(actor, "cases.work_case")
     errors: dict[str, str] = {}
     if direction not in CaseEvent.Direction.values:
         errors["direction"] = _("Use 'in' or 'out'.")
@@ -539,7 +535,7 @@ def case_contact_log(
 
 def case_note_add(*, actor: User, case: Case, body: str) -> CaseEvent:
     """Add an internal note (not shown to the customer) to the timeline."""
-    _require(actor, "cases.work_case")
+    require_perm(actor, "cases.work_case")
     body = body.strip()
     if not body or len(body) > MAX_BODY:
         raise ApplicationError(

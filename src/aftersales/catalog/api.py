@@ -13,13 +13,14 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, StringConstraints, field_validator
 
 from aftersales.accounts.models import User
+from aftersales.accounts.permissions import request_user
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
-from aftersales.core.schemas import DB_INT_MAX, Offset
+from aftersales.core.schemas import DB_INT_MAX, PageOf100
 from aftersales.customers.selectors import customer_queryset_for
 
 from . import selectors, services
@@ -210,30 +211,13 @@ class UnitImportOut(Schema):
         return obj.created_by.label if obj.created_by else None
 
 
-class UnitPagination(LimitOffsetPagination):
-    """limit/offset with a hard maximum of 100 rows per page."""
-
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=100)
-        offset: Offset = 0
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_limit=100, **kwargs)
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # both authenticators only admit staff accounts
-    return user
-
-
 def _require(user: User, perm: str) -> None:
     if not user.has_perm(perm):
         raise PermissionDenied(_("Your role does not allow this action."))
 
 
 def _catalog_reader(request: HttpRequest) -> User:
-    user = _user(request)
+    user = request_user(request)
     if not selectors.catalog_visible_to(user):
         raise PermissionDenied(_("Your role does not allow this action."))
     return user
@@ -259,7 +243,9 @@ def product_lines_list(request: HttpRequest) -> Any:
 )
 def product_lines_create(request: HttpRequest, payload: ProductLineIn) -> Status[ProductLine]:
     """Add a product line; `duplicate_code` (409) if the code is taken."""
-    return Status(201, services.product_line_create(actor=_user(request), **payload.model_dump()))
+    return Status(
+        201, services.product_line_create(actor=request_user(request), **payload.model_dump())
+    )
 
 
 @router.get(
@@ -299,7 +285,9 @@ def product_models_create(request: HttpRequest, payload: ProductModelIn) -> Stat
     """Add a model; `duplicate_code` (409) if a model has the code in any case."""
     data = payload.model_dump()
     line = _line(data.pop("line_id"))
-    return Status(201, services.product_model_create(actor=_user(request), line=line, **data))
+    return Status(
+        201, services.product_model_create(actor=request_user(request), line=line, **data)
+    )
 
 
 @router.patch(
@@ -312,7 +300,7 @@ def product_models_update(
     request: HttpRequest, model_id: int, payload: ProductModelUpdateIn
 ) -> ProductModel:
     """Change the fields sent; new warranty terms apply to every unit of the model."""
-    user = _user(request)
+    user = request_user(request)
     model = get_object_or_404(ProductModel, pk=model_id)
     changes = payload.model_dump(exclude_unset=True)
     if "line_id" in changes:
@@ -326,7 +314,7 @@ def product_models_update(
     operation_id="catalog_units_list",
     summary="List or find registered units",
 )
-@paginate(UnitPagination)
+@paginate(PageOf100)
 def units_list(
     request: HttpRequest,
     serial: Annotated[str, Query(max_length=60, description="Exact serial number")] = "",
@@ -336,7 +324,7 @@ def units_list(
     model_code: Annotated[str, Query(max_length=40, description="Product model code")] = "",
 ) -> Any:
     """Registered units, newest registration first, each with its warranty position today."""
-    user = _user(request)
+    user = request_user(request)
     _require(user, "catalog.view_unit")
     return selectors.unit_list_for(
         user, serial=serial, customer_id=customer_id, model_code=model_code
@@ -351,7 +339,7 @@ def units_list(
 )
 def units_register(request: HttpRequest, payload: UnitIn) -> Status[Unit]:
     """Register a unit by model code and serial; `duplicate_serial` (409) if already there."""
-    user = _user(request)
+    user = request_user(request)
     model = ProductModel.objects.filter(code__iexact=payload.model_code).first()
     if model is None:
         raise ApplicationError(
@@ -392,7 +380,7 @@ def units_register(request: HttpRequest, payload: UnitIn) -> Status[Unit]:
 )
 def units_get(request: HttpRequest, unit_id: int) -> Unit:
     """One unit with parts and labour warranty ends and days left, computed for today."""
-    return selectors.unit_get_for(_user(request), pk=unit_id)
+    return selectors.unit_get_for(request_user(request), pk=unit_id)
 
 
 @router.post(
@@ -410,7 +398,7 @@ def units_import(request: HttpRequest, file: File[UploadedFile]) -> Status[UnitI
     rows come back with their row number and a reason per column. Importing the same file again
     creates nothing new (the rows count as unchanged).
     """
-    user = _user(request)
+    user = request_user(request)
     # One byte over the limit is enough for the service to refuse the file: never read it all.
     content = file.read(services.MAX_IMPORT_BYTES + 1)
     batch = services.units_import_csv(actor=user, filename=file.name or "", content=content)
@@ -425,5 +413,5 @@ def units_import(request: HttpRequest, file: File[UploadedFile]) -> Status[UnitI
 )
 def imports_get(request: HttpRequest, import_id: int) -> UnitImport:
     """The counts and rejected rows of an earlier import."""
-    _require(_user(request), "catalog.import_units")
+    _require(request_user(request), "catalog.import_units")
     return selectors.unit_import_get(pk=import_id)

@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import User
+from aftersales.accounts.permissions import require_perm
 from aftersales.core import clock
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError, Conflict
@@ -82,16 +82,6 @@ _CHUNK = 500
 _TEXT_LIMITS = {"retailer": 200, "customer_name": 200, "province": 50, "city": 50, "district": 50}
 
 T = TypeVar("T")
-
-
-def _require_perm(actor: User | None, perm: str, *, system_allowed: bool = False) -> None:
-    """Role check inside the service, so no API, view or task can skip it."""
-    if actor is None:
-        if system_allowed:
-            return
-        raise PermissionDenied(_("This action needs a signed-in member of staff."))
-    if not actor.has_perm(perm):
-        raise PermissionDenied(_("Your role does not allow this action."))
 
 
 def _require_live(customer: Customer) -> None:
@@ -181,7 +171,7 @@ def _months_check(field_name: str, months: int) -> None:
 @transaction.atomic
 def product_line_create(*, actor: User, code: str, name_zh: str, name_en: str) -> ProductLine:
     """Add a product line (产品线), e.g. fridges or air conditioners; `duplicate_code` if taken."""
-    _require_perm(actor, "catalog.add_productline")
+    require_perm(actor, "catalog.add_productline")
     code = code.strip().lower()
     if ProductLine.objects.filter(code=code).exists():
         raise Conflict(
@@ -218,7 +208,7 @@ def product_model_create(
 
     Model codes are unique regardless of case, because sales exports spell them either way.
     """
-    _require_perm(actor, "catalog.add_productmodel")
+    require_perm(actor, "catalog.add_productmodel")
     code = code.strip()
     _months_check("parts_warranty_months", parts_warranty_months)
     _months_check("labour_warranty_months", labour_warranty_months)
@@ -285,7 +275,7 @@ def product_model_update(
     Warranty positions are computed from the model's terms, so changing the months changes the
     warranty of every unit of the model already sold; the audit row keeps before and after.
     """
-    _require_perm(actor, "catalog.change_productmodel")
+    require_perm(actor, "catalog.change_productmodel")
     not_allowed = set(changes) - _MODEL_UPDATABLE
     if not_allowed:
         raise ApplicationError(
@@ -341,7 +331,7 @@ def unit_register(
     The serial is stored trimmed and upper-case; a serial already registered for the model is
     `duplicate_serial` (409), also when two registrations race.
     """
-    _require_perm(actor, "catalog.add_unit", system_allowed=True)
+    require_perm(actor, "catalog.add_unit", system_allowed=True)
     serial = serial_clean(serial_number)
     purchase_date_check(purchase_date)
     amount = amount_clean(purchase_amount)
@@ -394,7 +384,7 @@ def unit_assign_customer(*, actor: User, unit: Unit, customer: Customer) -> Unit
 
     The audit row keeps the previous owner.
     """
-    _require_perm(actor, "catalog.change_unit")
+    require_perm(actor, "catalog.change_unit")
     _require_live(customer)
     unit = Unit.objects.select_for_update().get(pk=unit.pk)
     before = unit.customer_id
@@ -911,7 +901,7 @@ def units_import_csv(*, actor: User | None, filename: str, content: bytes) -> Un
     with identical data count as unchanged, so importing a file twice creates nothing new.
     See the module docstring for the format. Needs `catalog.import_units`.
     """
-    _require_perm(actor, "catalog.import_units", system_allowed=True)
+    require_perm(actor, "catalog.import_units", system_allowed=True)
     sheet = _sheet_read(content)
     try:
         return _import_apply(actor=actor, filename=filename, content=content, sheet=sheet)

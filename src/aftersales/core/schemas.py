@@ -1,7 +1,9 @@
 """Input types the API routers share."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
+from ninja import Schema
+from ninja.pagination import LimitOffsetPagination
 from pydantic import Field
 
 # Ids and row offsets are signed 64-bit integers in the database: a larger number can match no
@@ -10,3 +12,14 @@ DB_INT_MAX = 2**63 - 1
 
 RecordId = Annotated[int, Field(gt=0, le=DB_INT_MAX)]
 Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+
+
+class PageOf100(LimitOffsetPagination):
+    """limit/offset pagination with at most 100 rows a page."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=100)
+        offset: Offset = 0
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_limit=100, **kwargs)

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, StringConstraints, field_validator
 
-from aftersales.accounts.models import User
+from aftersales.accounts.permissions import request_user
 from aftersales.core import clock
-from aftersales.core.schemas import Offset
+from aftersales.core.schemas import PageOf100
 
 from . import selectors, services
 from .models import Channel, ContactPoint, Customer, Tier
@@ -201,23 +201,6 @@ class TimelineItemOut(Schema):
     text: str
 
 
-class CustomerPagination(LimitOffsetPagination):
-    """limit/offset with a hard maximum of 100 rows per page."""
-
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=100)
-        offset: Offset = 0
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_limit=100, **kwargs)
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # both authenticators only admit staff accounts
-    return user
-
-
 def _match_out(customer: Customer) -> dict[str, Any]:
     today = clock.today()
     return {
@@ -250,13 +233,13 @@ def _match_out(customer: Customer) -> dict[str, Any]:
     operation_id="customers_list",
     summary="List or search customers",
 )
-@paginate(CustomerPagination)
+@paginate(PageOf100)
 def customers_list(
     request: HttpRequest,
     q: Annotated[str, Query(max_length=100, description="Number, name, phone or e-mail")] = "",
 ) -> Any:
     """Customers in the caller's scope matching `q` (newest first when `q` is empty)."""
-    return selectors.customer_search(user=_user(request), q=q).prefetch_related("addresses")
+    return selectors.customer_search(user=request_user(request), q=q).prefetch_related("addresses")
 
 
 @router.post(
@@ -268,8 +251,8 @@ def customers_list(
 def customers_create(request: HttpRequest, payload: CustomerCreateIn) -> Status[Customer]:
     """Open a customer file; contacts are normalised, encrypted and indexed."""
     data = payload.model_dump()
-    customer = services.customer_create(actor=_user(request), **data)
-    return Status(201, selectors.customer_get_for(_user(request), pk=customer.pk))
+    customer = services.customer_create(actor=request_user(request), **data)
+    return Status(201, selectors.customer_get_for(request_user(request), pk=customer.pk))
 
 
 @router.get(
@@ -283,7 +266,7 @@ def customers_lookup(
     phone: Annotated[str, Query(min_length=1, max_length=40, description="Any usual form")],
 ) -> dict[str, Any]:
     """Who is calling: 0, 1 or several customers with their units and warranty positions."""
-    match = selectors.customers_by_phone(user=_user(request), raw=phone)
+    match = selectors.customers_by_phone(user=request_user(request), raw=phone)
     return {
         "phone_e164": match.phone_e164,
         "matches": [_match_out(c) for c in match.customers],
@@ -298,7 +281,7 @@ def customers_lookup(
 )
 def customers_get(request: HttpRequest, customer_id: int) -> Customer:
     """One customer, contacts masked; 404 outside the caller's scope."""
-    return selectors.customer_get_for(_user(request), pk=customer_id)
+    return selectors.customer_get_for(request_user(request), pk=customer_id)
 
 
 @router.patch(
@@ -309,7 +292,7 @@ def customers_get(request: HttpRequest, customer_id: int) -> Customer:
 )
 def customers_update(request: HttpRequest, customer_id: int, payload: CustomerUpdateIn) -> Customer:
     """Change name, company, preferences, consent or notes (the tier has its own endpoint)."""
-    user = _user(request)
+    user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
     services.customer_update(
         actor=user, customer=customer, **payload.model_dump(exclude_unset=True)
@@ -327,7 +310,7 @@ def customers_contact_add(
     request: HttpRequest, customer_id: int, payload: ContactIn
 ) -> Status[ContactPoint]:
     """Add a contact; `duplicate_contact` (409) if the customer already has it."""
-    user = _user(request)
+    user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
     return Status(201, services.contact_add(actor=user, customer=customer, **payload.model_dump()))
 
@@ -340,7 +323,7 @@ def customers_contact_add(
 )
 def customers_reveal(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     """The clear phone numbers, e-mails and streets; the reveal is recorded in the audit log."""
-    user = _user(request)
+    user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
     revealed = services.contact_reveal(actor=user, customer=customer)
     return {
@@ -377,7 +360,7 @@ def customers_reveal(request: HttpRequest, customer_id: int) -> dict[str, Any]:
 )
 def customers_merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> Customer:
     """Move the duplicate's contacts, addresses, units and cases here; the duplicate points here."""
-    user = _user(request)
+    user = request_user(request)
     # Merged records are found here so the service can refuse them with their own codes.
     survivor = selectors.customer_get_for(user, pk=customer_id, include_merged=True)
     duplicate = selectors.customer_get_for(user, pk=payload.duplicate_id, include_merged=True)
@@ -395,7 +378,7 @@ def customers_merge(request: HttpRequest, customer_id: int, payload: MergeIn) ->
 )
 def customers_set_tier(request: HttpRequest, customer_id: int, payload: TierIn) -> Customer:
     """Set the tier by hand with a reason (audited, needs `customers.set_tier`)."""
-    user = _user(request)
+    user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
     services.customer_set_tier(
         actor=user, customer=customer, tier=payload.tier, reason=payload.reason
@@ -411,6 +394,6 @@ def customers_set_tier(request: HttpRequest, customer_id: int, payload: TierIn) 
 )
 def customers_timeline(request: HttpRequest, customer_id: int) -> list[selectors.TimelineItem]:
     """Case events and the customer's audit trail, oldest first."""
-    user = _user(request)
+    user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
     return selectors.customer_timeline(user=user, customer=customer)

@@ -10,12 +10,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from aftersales.accounts.models import User
+from aftersales.accounts.permissions import require_perm
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.catalog.models import Unit
 from aftersales.core import clock
@@ -56,16 +56,6 @@ class ContactReveal:
 
     contacts: list[tuple[ContactPoint, str]]
     addresses: list[tuple[Address, str]]
-
-
-def _require_perm(actor: User | None, perm: str, *, system_allowed: bool = False) -> None:
-    """Role check inside the service: no API, view or task can skip it."""
-    if actor is None:
-        if system_allowed:
-            return
-        raise PermissionDenied(_("This action needs a signed-in member of staff."))
-    if not actor.has_perm(perm):
-        raise PermissionDenied(_("Your role does not allow this action."))
 
 
 def _require_live(customer: Customer) -> None:
@@ -154,12 +144,12 @@ def customer_create(
     number or address given twice is refused as `duplicate_contact`. Starting a customer on a tier
     other than regular is a tier decision and needs `customers.set_tier`.
     """
-    _require_perm(actor, "customers.add_customer", system_allowed=True)
+    require_perm(actor, "customers.add_customer", system_allowed=True)
     _check_choice("kind", kind, Customer.Kind.values)
     _check_choice("preferred_channel", preferred_channel, Channel.values)
     _check_choice("tier", tier, Tier.values)
     if tier != Tier.REGULAR:
-        _require_perm(actor, "customers.set_tier", system_allowed=True)
+        require_perm(actor, "customers.set_tier", system_allowed=True)
     customer = Customer(
         number=number_allocate(prefix=NUMBER_PREFIX),
         kind=kind,
@@ -199,7 +189,7 @@ def customer_update(
     The audit row names the changed fields only, never their values (they are personal data),
     except the consent flag, whose before/after is what data-protection questions ask about.
     """
-    _require_perm(actor, "customers.change_customer", system_allowed=True)
+    require_perm(actor, "customers.change_customer", system_allowed=True)
     not_allowed = set(changes) - UPDATABLE_FIELDS
     if not_allowed:
         raise ApplicationError(
@@ -248,7 +238,7 @@ def contact_add(
     The first contact of its kind is always primary, so every customer with a phone has a
     primary phone to call back on.
     """
-    _require_perm(actor, "customers.change_customer", system_allowed=True)
+    require_perm(actor, "customers.change_customer", system_allowed=True)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     _require_live(customer)
     _check_choice("kind", kind, ContactPoint.Kind.values)
@@ -276,7 +266,7 @@ def contact_add(
 @transaction.atomic
 def contact_remove(*, actor: User | None, contact: ContactPoint) -> None:
     """Remove a contact; if it was primary, the oldest remaining one of its kind takes over."""
-    _require_perm(actor, "customers.change_customer", system_allowed=True)
+    require_perm(actor, "customers.change_customer", system_allowed=True)
     customer = Customer.objects.select_for_update().get(pk=contact.customer_id)
     _require_live(customer)
     contact = ContactPoint.objects.get(pk=contact.pk, customer=customer)
@@ -311,7 +301,7 @@ def address_add(
     is_default: bool = False,
 ) -> Address:
     """Add a postal address (street encrypted); the first address is always the default."""
-    _require_perm(actor, "customers.change_customer", system_allowed=True)
+    require_perm(actor, "customers.change_customer", system_allowed=True)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     _require_live(customer)
     has_default = customer.addresses.filter(is_default=True).exists()
@@ -341,7 +331,7 @@ def address_add(
 @transaction.atomic
 def customer_set_tier(*, actor: User, customer: Customer, tier: str, reason: str) -> Customer:
     """Set the value tier (客户价值分层) by hand, with a reason; audited with before and after."""
-    _require_perm(actor, "customers.set_tier")
+    require_perm(actor, "customers.set_tier")
     _check_choice("tier", tier, Tier.values)
     reason = reason.strip()
     if not reason:
@@ -376,7 +366,7 @@ def contact_reveal(*, actor: User, customer: Customer) -> ContactReveal:
 
     The audit row counts what was shown; it never holds the clear values themselves.
     """
-    _require_perm(actor, "customers.reveal_contact")
+    require_perm(actor, "customers.reveal_contact")
     contacts = list(customer.contacts.order_by("-is_primary", "kind", "id"))
     addresses = list(customer.addresses.order_by("-is_default", "id"))
     audit_record(
@@ -407,7 +397,7 @@ def customer_merge(
     into the duplicate earlier are re-pointed too, so `merged_into` is always one hop to a live
     record.
     """
-    _require_perm(actor, "customers.merge_customer")
+    require_perm(actor, "customers.merge_customer")
     if survivor.pk == duplicate.pk:
         raise ApplicationError(
             "merge_same_customer", _("A customer cannot be merged into itself."), status=422
