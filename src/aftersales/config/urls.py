@@ -3,18 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from aftersales.core.api import api
+from aftersales.web.views import StaffLoginView
 
 urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("login/", StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("aftersales.web.urls")),
 ]
