@@ -165,3 +165,28 @@ def test_queue_shows_open_cases_by_default(agent: User, customer: Any) -> None:
     assert open_case.number in default and done.number not in default
     everything = client.get("/cases/", {"status": "all"}).content.decode()
     assert open_case.number in everything and done.number in everything
+
+
+def test_new_case_with_a_unit_out_of_reach_is_refused(agent: User, customer: Any) -> None:
+    response = _client(agent).post(
+        "/cases/new/",
+        {
+            "customer": customer.pk,
+            "unit": 987654,
+            "channel": "phone",
+            "subject": "s",
+            "urgency": "normal",
+        },
+    )
+    assert response.status_code == 422
+    assert "No such product." in response.content.decode()
+    assert not Case.objects.exists()
+
+
+def test_queue_filter_that_does_not_parse_is_reported(agent: User, customer: Any) -> None:
+    case, _ = case_open(actor=agent, customer=customer, channel="phone", subject="s")
+    response = _client(agent).get("/cases/", {"date_from": "yesterday"})
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Some filters were not understood" in body and "date_from" in body
+    assert case.number in body  # the valid view of the queue is still shown

@@ -18,6 +18,7 @@ from aftersales.catalog.models import ProductLine
 from aftersales.catalog.selectors import unit_queryset_for, warranty_status
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
+from aftersales.customers.models import Customer
 from aftersales.customers.selectors import customer_queryset_for
 
 from . import selectors, services
@@ -76,7 +77,8 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     template = (
         "cases/_queue_results.html" if request.headers.get("HX-Request") else "cases/queue.html"
     )
-    return render(request, template, context)
+    # Filters that do not parse are shown as errors (and ignored), never silently dropped.
+    return render(request, template, context, status=422 if form.errors else 200)
 
 
 @login_required
@@ -102,29 +104,11 @@ def case_new(request: HttpRequest) -> HttpResponse:
         },
     )
     status = 200
-    if request.method == "POST" and form.is_valid():
-        unit = None
-        if form.cleaned_data["unit"]:
-            unit = unit_queryset_for(user).filter(pk=form.cleaned_data["unit"]).first()
-        try:
-            case, _created = services.case_open(
-                actor=user,
-                customer=customer,
-                channel=form.cleaned_data["channel"],
-                subject=form.cleaned_data["subject"],
-                description=form.cleaned_data["description"],
-                unit=unit,
-                nature=form.cleaned_data["nature"],
-                subcategory=form.cleaned_data["subcategory"],
-                urgency=form.cleaned_data["urgency"],
-            )
-        except ApplicationError as exc:
-            _form_errors(form, exc)
-            status = 422
-        else:
+    if request.method == "POST":
+        case = _open_from_form(user, customer, form)
+        if case is not None:
             messages.success(request, _("Case %(number)s opened.") % {"number": case.number})
             return redirect("web:case_detail", number=case.number)
-    if request.method == "POST" and not form.is_valid():
         status = 422
     today = clock.today()
     units = [(u, warranty_status(u, on=today)) for u in customer.units.all()]
@@ -134,6 +118,34 @@ def case_new(request: HttpRequest) -> HttpResponse:
         {"form": form, "customer": customer, "units": units, "subcategories": SUBCATEGORIES},
         status=status,
     )
+
+
+def _open_from_form(user: User, customer: Customer, form: CaseOpenForm) -> Case | None:
+    """Open the case the intake form describes, or leave the reasons on the form."""
+    if not form.is_valid():
+        return None
+    unit = None
+    if form.cleaned_data["unit"]:
+        unit = unit_queryset_for(user).filter(pk=form.cleaned_data["unit"]).first()
+        if unit is None:
+            form.add_error("unit", _("No such product."))
+            return None
+    try:
+        case, _created = services.case_open(
+            actor=user,
+            customer=customer,
+            channel=form.cleaned_data["channel"],
+            subject=form.cleaned_data["subject"],
+            description=form.cleaned_data["description"],
+            unit=unit,
+            nature=form.cleaned_data["nature"],
+            subcategory=form.cleaned_data["subcategory"],
+            urgency=form.cleaned_data["urgency"],
+        )
+    except ApplicationError as exc:
+        _form_errors(form, exc)
+        return None
+    return case
 
 
 def _form_errors(form: Any, exc: ApplicationError) -> None:

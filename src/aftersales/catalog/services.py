@@ -46,7 +46,7 @@ from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.phones import normalize_phone
 from aftersales.core.services import audit_record
 from aftersales.customers.models import ContactPoint, Customer
-from aftersales.customers.services import customer_create
+from aftersales.customers.services import customer_create, customer_require_live
 
 from .models import ProductLine, ProductModel, SalesChannel, Unit, UnitImport, normalize_serial
 from .reasons import FieldInvalid, reason
@@ -82,15 +82,6 @@ _CHUNK = 500
 _TEXT_LIMITS = {"retailer": 200, "customer_name": 200, "province": 50, "city": 50, "district": 50}
 
 T = TypeVar("T")
-
-
-def _require_live(customer: Customer) -> None:
-    if customer.merged_into_id is not None:
-        raise Conflict(
-            "customer_merged",
-            _("This customer record was merged into another one; use the surviving record."),
-            details={"merged_into": customer.merged_into_id},
-        )
 
 
 # --- field rules shared by registration and import ----------------------------------------------
@@ -338,7 +329,7 @@ def unit_register(
     currency = currency_clean(currency)
     channel = sales_channel_clean(sales_channel)
     if customer is not None:
-        _require_live(customer)
+        customer_require_live(customer)
     duplicate = Conflict(
         "duplicate_serial",
         _("Serial number %(serial)s is already registered for model %(model)s.")
@@ -385,7 +376,7 @@ def unit_assign_customer(*, actor: User, unit: Unit, customer: Customer) -> Unit
     The audit row keeps the previous owner.
     """
     require_perm(actor, "catalog.change_unit")
-    _require_live(customer)
+    customer_require_live(customer)
     unit = Unit.objects.select_for_update().get(pk=unit.pk)
     before = unit.customer_id
     if before == customer.pk:

@@ -58,11 +58,12 @@ class ContactReveal:
     addresses: list[tuple[Address, str]]
 
 
-def _require_live(customer: Customer) -> None:
+def customer_require_live(customer: Customer) -> None:
+    """Refuse changes to a record that was merged away: they belong on the surviving one."""
     if customer.is_merged:
         raise Conflict(
             "customer_merged",
-            _("This customer record was merged into another one; change the surviving record."),
+            _("This customer record was merged into another one; use the surviving record."),
             details={"merged_into": customer.merged_into_id},
         )
 
@@ -199,7 +200,7 @@ def customer_update(
             status=422,
         )
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    _require_live(customer)
+    customer_require_live(customer)
     if "preferred_channel" in changes:
         _check_choice("preferred_channel", changes["preferred_channel"], Channel.values)
     before_consent = customer.consent_contact
@@ -240,7 +241,7 @@ def contact_add(
     """
     require_perm(actor, "customers.change_customer", system_allowed=True)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    _require_live(customer)
+    customer_require_live(customer)
     _check_choice("kind", kind, ContactPoint.Kind.values)
     has_primary = customer.contacts.filter(kind=kind, is_primary=True).exists()
     if is_primary and has_primary:
@@ -268,7 +269,7 @@ def contact_remove(*, actor: User | None, contact: ContactPoint) -> None:
     """Remove a contact; if it was primary, the oldest remaining one of its kind takes over."""
     require_perm(actor, "customers.change_customer", system_allowed=True)
     customer = Customer.objects.select_for_update().get(pk=contact.customer_id)
-    _require_live(customer)
+    customer_require_live(customer)
     contact = ContactPoint.objects.get(pk=contact.pk, customer=customer)
     was_primary = contact.is_primary
     kind = contact.kind
@@ -303,7 +304,7 @@ def address_add(
     """Add a postal address (street encrypted); the first address is always the default."""
     require_perm(actor, "customers.change_customer", system_allowed=True)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    _require_live(customer)
+    customer_require_live(customer)
     has_default = customer.addresses.filter(is_default=True).exists()
     if is_default and has_default:
         customer.addresses.filter(is_default=True).update(is_default=False)
@@ -339,7 +340,7 @@ def customer_set_tier(*, actor: User, customer: Customer, tier: str, reason: str
             "reason_required", _("Say why the tier changes."), details={"reason": ""}, status=422
         )
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    _require_live(customer)
+    customer_require_live(customer)
     before = customer.tier
     if before == tier:
         return customer
