@@ -52,3 +52,31 @@ def unit(**fields: Any) -> Unit:
     if "model" not in defaults:
         defaults["model"] = product_model()
     return Unit.objects.create(**defaults)
+
+
+def case(
+    customer: Any,
+    *,
+    team: Any = None,
+    assignee: Any = None,
+    unit: Any = None,
+    subject: str = "冰箱不制冷",
+) -> Any:
+    """A new case with its `created` event, for tests about what sees or follows cases."""
+    from aftersales.cases.models import Case, CaseEvent
+
+    now = clock.now()
+    made = Case.objects.create(
+        number=f"SR209901{next(_seq):07d}",
+        customer=customer,
+        unit=unit,
+        channel="phone",
+        subject=subject,
+        status="new",
+        team=team,
+        assignee=assignee,
+        created_at=now,
+        updated_at=now,
+    )
+    CaseEvent.objects.create(case=made, kind=CaseEvent.Kind.CREATED, occurred_at=now)
+    return made

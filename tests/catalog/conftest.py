@@ -11,10 +11,11 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from aftersales.accounts.models import Team, User
-from aftersales.cases.models import Case, CaseEvent
+from aftersales.cases.models import Case
 from aftersales.catalog.models import ProductLine, ProductModel, Unit
 from aftersales.core import clock
 from aftersales.customers.models import Customer
+from tests import factories
 
 TODAY = dt.date(2026, 11, 20)
 COLUMNS = (
@@ -105,23 +106,9 @@ def grant(user: User, *codenames: str) -> User:
 
 @pytest.fixture
 def make_case(db: Any) -> Callable[..., Case]:
-    counter = {"n": 0}
 
     def make(customer: Customer, unit: Unit, *, team: Team | None, subject: str = "不制冷") -> Case:
-        counter["n"] += 1
-        now = clock.now()
-        case = Case.objects.create(
-            number=f"SR202611{counter['n']:07d}",
-            customer=customer,
-            unit=unit,
-            channel="phone",
-            subject=subject,
-            status="new",
-            team=team,
-            created_at=now,
-            updated_at=now,
-        )
-        CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.CREATED, occurred_at=now)
+        case: Case = factories.case(customer, unit=unit, team=team, subject=subject)
         return case
 
     return make

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from aftersales.accounts.models import Team, User
-from aftersales.cases.models import Case, CaseEvent
+from aftersales.cases.models import Case
 from aftersales.catalog.models import ProductLine, ProductModel, Unit
 from aftersales.core import clock
 from aftersales.customers.models import Customer
 from aftersales.customers.services import customer_create
+from tests import factories
 
 
 @pytest.fixture
@@ -55,7 +56,6 @@ def make_unit(product_model: ProductModel) -> Callable[..., Unit]:
 
 @pytest.fixture
 def make_case(db: Any) -> Callable[..., Case]:
-    counter = {"n": 0}
 
     def make(
         customer: Customer,
@@ -65,21 +65,9 @@ def make_case(db: Any) -> Callable[..., Case]:
         subject: str = "Fridge not cooling",
         unit: Unit | None = None,
     ) -> Case:
-        counter["n"] += 1
-        now = clock.now()
-        case = Case.objects.create(
-            number=f"SR2026110{counter['n']:06d}",
-            customer=customer,
-            unit=unit,
-            channel="phone",
-            subject=subject,
-            status="new",
-            team=team,
-            assignee=assignee,
-            created_at=now,
-            updated_at=now,
+        case: Case = factories.case(
+            customer, team=team, assignee=assignee, unit=unit, subject=subject
         )
-        CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.CREATED, occurred_at=now)
         return case
 
     return make
