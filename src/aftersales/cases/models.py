@@ -117,6 +117,13 @@ class SolutionType(models.TextChoices):
     REFUND = "refund", _("Refund")
 
 
+class CaseKind(models.TextChoices):
+    """What the case is: a service request, or a complaint (投诉), which runs on tighter clocks."""
+
+    SERVICE = "service", _("Service request")
+    COMPLAINT = "complaint", _("Complaint")
+
+
 class Case(models.Model):
     number = models.CharField(max_length=20, unique=True)
     customer = models.ForeignKey(
@@ -128,6 +135,7 @@ class Case(models.Model):
     product_line = models.ForeignKey(
         "catalog.ProductLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    kind = models.CharField(max_length=10, choices=CaseKind.choices, default=CaseKind.SERVICE)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
@@ -136,6 +144,8 @@ class Case(models.Model):
     urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
     # 1 (highest) .. 4, derived from urgency and the customer's tier when either changes.
     priority = models.PositiveSmallIntegerField(default=3)
+    # Steps of priority added by escalation rules, kept when priority is derived again.
+    priority_boost = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     team = models.ForeignKey(
         "accounts.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
@@ -162,6 +172,11 @@ class Case(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     first_contact_resolution = models.BooleanField(null=True, blank=True)
     reopen_count = models.PositiveSmallIntegerField(default=0)
+    # Routed to self-service and remote guidance first: a person takes over at this time if
+    # the case is still unresolved (see `cases.routing`).
+    self_service_until = models.DateTimeField(null=True, blank=True)
+    # The customer's report was useful product feedback (one of the value-tier dimensions).
+    useful_feedback = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
@@ -179,6 +194,11 @@ class Case(models.Model):
             models.Index(fields=["customer", "created_at"], name="cases_customer"),
             models.Index(fields=["created_at"], name="cases_created"),
             models.Index(fields=["nature", "created_at"], name="cases_nature"),
+            models.Index(
+                fields=["self_service_until"],
+                condition=models.Q(self_service_until__isnull=False),
+                name="cases_self_service_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -205,6 +225,11 @@ class CaseEvent(models.Model):
         SOLUTION = "solution", _("Solution recorded")
         MERGED = "merged", _("Customer merged")
         PRIORITY = "priority", _("Priority changed")
+        PROPOSAL = "proposal", _("Preliminary solution given")
+        ROUTED = "routed", _("Routed")
+        SLA = "sla", _("Service clock")
+        ESCALATED = "escalated", _("Escalated")
+        FEEDBACK = "feedback", _("Marked as useful feedback")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Sequence(models.Model):
@@ -45,3 +46,81 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.entity}#{self.entity_id}"
+
+
+class BusinessCalendar(models.Model):
+    """A business calendar (工作日历): weekly working hours in a time zone, with public holidays
+    and the make-up working days (调休) that move them.
+
+    SLA targets, routing shifts and "N working days" are all measured on one of these; the
+    arithmetic lives in `core.business_time`, which works on the `CalendarSpec` built from it.
+    """
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="Asia/Shanghai")
+    # Open around the clock (e.g. the VIP hotline): weekly hours and days are ignored.
+    always_open = models.BooleanField(default=False)
+    # ISO country code whose public holidays and make-up days are synced from the `holidays`
+    # library (blank: maintained by hand only).
+    holiday_country = models.CharField(max_length=2, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkingPeriod(models.Model):
+    """One stretch of working time on a weekday (0 = Monday); a day may have several."""
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="periods")
+    weekday = models.PositiveSmallIntegerField()
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="core_period_weekday"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="core_period_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.weekday} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class CalendarDay(models.Model):
+    """A date that departs from the weekly pattern: a holiday (closed all day) or a make-up
+    working day (调休上班), which works the hours of `works_as_weekday`."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday (closed)")
+        WORKDAY = "workday", _("Make-up working day (调休)")
+
+    class Source(models.TextChoices):
+        LIBRARY = "library", _("Synced from the holiday library")
+        MANUAL = "manual", _("Entered by hand")
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    works_as_weekday = models.PositiveSmallIntegerField(default=0)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="core_calendar_day_unique"),
+            models.CheckConstraint(
+                condition=models.Q(works_as_weekday__lte=6), name="core_calendar_day_weekday"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.kind}"
