@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/aftersales migrate --noinput
 	$(BIN)/aftersales seed --if-empty
 	$(BIN)/aftersales demo_info --url http://$(HOST):$(PORT)/
-	$(BIN)/aftersales runserver $(HOST):$(PORT)
+	$(BIN)/aftersales serve $(HOST):$(PORT)
 
 # The whole suite on SQLite; the browser tests run when Debian's chromium is installed.
 test: $(STAMP)
@@ -53,6 +53,7 @@ messages: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/queue.py
+	$(BIN)/python benchmarks/sla_sweep.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

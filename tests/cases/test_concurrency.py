@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="needs PostgreSQL row locks (make test-pg)"
     ),

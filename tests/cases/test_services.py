@@ -50,7 +50,7 @@ class TestOpen:
         assert case.number == f"SR{period}0000001"
         assert case.status == Status.NEW
         assert case.team == desk_team
-        event = case.events.get()
+        event = case.events.get(kind="created")
         assert (event.kind, event.actor, event.channel, event.direction) == (
             "created",
             agent,
@@ -80,7 +80,7 @@ class TestOpen:
         assert case.status == Status.TRIAGED
         assert case.priority == 1  # high urgency, VIP moves one step up
         kinds = list(case.events.values_list("kind", flat=True))
-        assert kinds == ["created", "classified", "status"]
+        assert kinds == ["created", "classified", "status", "sla"]
 
     def test_idempotency_key_returns_same_case(self, agent: User, customer: Any) -> None:
         first, created = case_open(
@@ -319,7 +319,8 @@ class TestAssign:
 
 
 class TestContacts:
-    def test_first_outbound_contact_is_first_response(self, agent: User, open_case: Case) -> None:
+    def test_first_outbound_contact_is_first_response(self, agent: User, customer: Any) -> None:
+        open_case, _ = case_open(actor=agent, customer=customer, channel="email", subject="s")
         case_contact_log(
             actor=agent, case=open_case, direction="in", channel="phone", body="客户再次来电"
         )
@@ -357,7 +358,13 @@ def test_tier_change_reprioritises_open_cases(manager: User, agent: User, custom
     done, _ = case_open(actor=agent, customer=customer, channel="phone", subject="t")
     Case.objects.filter(pk=done.pk).update(status=Status.CLOSED)
     assert open_case.priority == 3
-    customer_set_tier(actor=manager, customer=customer, tier="vip", reason="年度大客户")
+    customer_set_tier(
+        actor=manager,
+        customer=customer,
+        tier="vip",
+        reason="年度大客户",
+        expires_at=clock.now() + dt.timedelta(days=365),
+    )
     open_case.refresh_from_db()
     done.refresh_from_db()
     assert open_case.priority == 2 and done.priority == 3

@@ -158,7 +158,7 @@ def world(
     WORLD.clear()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @schema.hooks.apply(flatmap_case)
 @schema.parametrize()
 @settings(

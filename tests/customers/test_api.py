@@ -1,5 +1,6 @@
 """Tests of aftersales.customers.api through real HTTP requests with bearer tokens."""
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from aftersales.accounts.models import User
 from aftersales.accounts.roles import Role
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.catalog.models import Unit
+from aftersales.core import clock
 from aftersales.core.models import AuditEvent
 from aftersales.customers.models import ContactPoint, Customer
 
@@ -338,11 +340,26 @@ class TestMergeAndTier:
     ) -> None:
         customer = make_customer()
         url = f"/customers/{customer.pk}/tier"
+        until = (clock.now() + dt.timedelta(days=30)).isoformat()
 
-        _assert_error(api(agent).post(url, {"tier": "vip", "reason": "x"}), 403, "forbidden")
-        _assert_error(api(manager).post(url, {"tier": "gold", "reason": "x"}), 422, "invalid_input")
-        _assert_error(api(manager).post(url, {"tier": "vip"}), 422, "invalid_input")
-        response = api(manager).post(url, {"tier": "vip", "reason": "Key account"})
+        _assert_error(
+            api(agent).post(url, {"tier": "vip", "reason": "x", "expires_at": until}),
+            403,
+            "forbidden",
+        )
+        _assert_error(
+            api(manager).post(url, {"tier": "gold", "reason": "x", "expires_at": until}),
+            422,
+            "invalid_input",
+        )
+        _assert_error(
+            api(manager).post(url, {"tier": "vip", "expires_at": until}), 422, "invalid_input"
+        )
+        # An override without an expiry is refused: it must end some day.
+        _assert_error(api(manager).post(url, {"tier": "vip", "reason": "x"}), 422, "invalid_input")
+        response = api(manager).post(
+            url, {"tier": "vip", "reason": "Key account", "expires_at": until}
+        )
 
         assert response.status_code == 200
         assert response.json()["tier"] == "vip"
@@ -395,6 +412,6 @@ def test_operations_are_documented(client: Client) -> None:
         if path.startswith("/api/v1/customers")
         for op in ops.values()
     ]
-    assert len(operations) == 10
+    assert len(operations) == 14  # 10 of the customer file, 4 of the value tiers
     assert all(op.get("operationId", "").startswith("customers_") for op in operations)
     assert all(op.get("summary") for op in operations)

@@ -15,7 +15,7 @@ from aftersales.customers.services import customer_merge
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="needs PostgreSQL row locks (make test-pg)"
     ),

@@ -229,7 +229,13 @@ class TestCustomerTimeline:
         with frozen_at(t0 + dt.timedelta(hours=2)):
             services.contact_reveal(actor=agent, customer=customer)
         with frozen_at(t0 + dt.timedelta(hours=4)):
-            services.customer_set_tier(actor=manager, customer=customer, tier="vip", reason="Key")
+            services.customer_set_tier(
+                actor=manager,
+                customer=customer,
+                tier="vip",
+                reason="Key",
+                expires_at=t0 + dt.timedelta(days=90),
+            )
 
         items = selectors.customer_timeline(user=agent, customer=customer)
 
@@ -239,8 +245,9 @@ class TestCustomerTimeline:
             "customer.contact_revealed",
             "case.contact",
         ]
-        # The tier change and the re-prioritisation of the open case happen at the same moment.
-        assert {i.kind for i in items[4:]} == {"customer.tier_changed", "case.priority"}
+        # The tier change, the re-prioritisation of the open case and the recomputation of its
+        # SLA due times happen at the same moment.
+        assert {i.kind for i in items[4:]} == {"customer.tier_changed", "case.priority", "case.sla"}
         assert [i.case_number for i in items[:4]] == ["", case.number, "", case.number]
         assert items[2].actor == agent.label
         assert "Called back, engineer booked" in items[3].text

@@ -1,5 +1,6 @@
 """Tests of aftersales.customers.services: every write, its guards and its audit row."""
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from aftersales.accounts.models import Team, User
 from aftersales.accounts.roles import Role
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.catalog.models import Unit
+from aftersales.core import clock
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent
@@ -257,13 +259,20 @@ class TestContacts:
 
 
 class TestSetTier:
-    def test_manager_sets_tier_with_before_and_after(
+    """The manager's override; its interplay with computed tiers is in test_tiers_services."""
+
+    def test_manager_sets_tier_with_before_after_and_expiry(
         self, manager: User, make_customer: Callable[..., Customer]
     ) -> None:
         customer = make_customer()
+        expires = clock.now() + dt.timedelta(days=90)
 
         services.customer_set_tier(
-            actor=manager, customer=customer, tier="vip", reason="Corporate key account"
+            actor=manager,
+            customer=customer,
+            tier="vip",
+            reason="Corporate key account",
+            expires_at=expires,
         )
 
         customer.refresh_from_db()
@@ -274,6 +283,8 @@ class TestSetTier:
             "before": "regular",
             "after": "vip",
             "reason": "Corporate key account",
+            "expires_at": expires.isoformat(),
+            "override_id": audit.data["override_id"],
         }
 
     def test_needs_the_permission(
@@ -282,14 +293,24 @@ class TestSetTier:
         customer = make_customer()
 
         with pytest.raises(PermissionDenied):
-            services.customer_set_tier(actor=agent, customer=customer, tier="vip", reason="x")
+            services.customer_set_tier(
+                actor=agent,
+                customer=customer,
+                tier="vip",
+                reason="x",
+                expires_at=clock.now() + dt.timedelta(days=1),
+            )
 
         customer.refresh_from_db()
         assert customer.tier == "regular"
 
     @pytest.mark.parametrize(
-        ("tier", "reason", "code"),
-        [("gold", "x", "invalid_tier"), ("vip", "  ", "reason_required")],
+        ("tier", "reason", "days", "code"),
+        [
+            ("gold", "x", 30, "invalid_tier"),
+            ("vip", "  ", 30, "reason_required"),
+            ("vip", "x", -1, "expiry_in_past"),
+        ],
     )
     def test_refuses_bad_input(
         self,
@@ -297,12 +318,19 @@ class TestSetTier:
         make_customer: Callable[..., Customer],
         tier: str,
         reason: str,
+        days: int,
         code: str,
     ) -> None:
         customer = make_customer()
 
         with pytest.raises(ApplicationError) as exc:
-            services.customer_set_tier(actor=manager, customer=customer, tier=tier, reason=reason)
+            services.customer_set_tier(
+                actor=manager,
+                customer=customer,
+                tier=tier,
+                reason=reason,
+                expires_at=clock.now() + dt.timedelta(days=days),
+            )
 
         assert exc.value.code == code
         assert _audits("customer.tier_changed") == []

@@ -15,7 +15,10 @@ from aftersales.core import clock
 from aftersales.customers.services import customer_create
 from tests.web.conftest import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 PASSWORD = "Browser-pass-2026"
 

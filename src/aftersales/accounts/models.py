@@ -1,10 +1,30 @@
-"""Staff accounts, teams, and API tokens. Roles are Django groups (see `roles.py`)."""
+"""Staff accounts, teams, absences and API tokens. Roles are Django groups (see `roles.py`)."""
 
 import hashlib
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class Seniority(models.TextChoices):
+    """How experienced a member of staff is; routing rules may ask for a minimum."""
+
+    JUNIOR = "junior", _("Junior")
+    SENIOR = "senior", _("Senior")
+    EXPERT = "expert", _("Expert")
+
+
+# Ascending; "at least senior" means senior or expert.
+SENIORITY_ORDER: tuple[str, ...] = (Seniority.JUNIOR, Seniority.SENIOR, Seniority.EXPERT)
+
+
+def seniorities_at_least(minimum: str) -> list[str]:
+    """The seniority levels that satisfy `minimum` (all of them for a blank minimum)."""
+    if not minimum:
+        return list(SENIORITY_ORDER)
+    return list(SENIORITY_ORDER[SENIORITY_ORDER.index(minimum) :])
 
 
 class User(AbstractUser):
@@ -12,6 +32,21 @@ class User(AbstractUser):
 
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
     preferred_language = models.CharField(max_length=10, default="zh-hans")
+    seniority = models.CharField(
+        _("seniority"), max_length=10, choices=Seniority.choices, default=Seniority.JUNIOR
+    )
+    # The shift pattern the person works (排班); blank: the calendar named by the
+    # DEFAULT_WORK_CALENDAR setting.
+    work_calendar = models.ForeignKey(
+        "core.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("working hours"),
+    )
+    # Off: the person has set themselves away and routing gives them no new cases.
+    accepting_cases = models.BooleanField(_("accepting new cases"), default=True)
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -81,3 +116,53 @@ class ApiToken(models.Model):
     @staticmethod
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Absence(models.Model):
+    """A stretch of time a member of staff is away (请假/培训): routing gives them no cases.
+
+    A cancelled absence is kept with who cancelled it, so the record of who was away stays true.
+    """
+
+    class Reason(models.TextChoices):
+        LEAVE = "leave", _("Leave")
+        SICK = "sick", _("Sick leave")
+        TRAINING = "training", _("Training")
+        OTHER = "other", _("Other")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="absences")
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-starts_at", "id"]
+        permissions = [("plan_staff", "Can record absences and set working hours of staff")]
+        indexes = [
+            models.Index(
+                fields=["user", "starts_at", "ends_at"],
+                condition=models.Q(cancelled_at__isnull=True),
+                name="accounts_absence_active",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="accounts_absence_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.reason} {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None

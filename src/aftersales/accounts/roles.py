@@ -75,6 +75,35 @@ _CASE_WORK = [
     "catalog.change_unit",
 ]
 
+# Absences and working hours: supervisors for the members of teams they lead, managers for all.
+_STAFF_PLANNING = ["accounts.view_absence", "accounts.plan_staff"]
+
+# Service commitments: SLA policies, escalation rules and business calendars (the admin site).
+_COMMITMENTS = [
+    "sla.view_slapolicy",
+    "sla.add_slapolicy",
+    "sla.change_slapolicy",
+    "sla.view_slatarget",
+    "sla.add_slatarget",
+    "sla.change_slatarget",
+    "sla.delete_slatarget",
+    "sla.view_escalationrule",
+    "sla.add_escalationrule",
+    "sla.change_escalationrule",
+    "sla.view_escalationfiring",
+    "core.view_businesscalendar",
+    "core.add_businesscalendar",
+    "core.change_businesscalendar",
+    "core.view_workingperiod",
+    "core.add_workingperiod",
+    "core.change_workingperiod",
+    "core.delete_workingperiod",
+    "core.view_calendarday",
+    "core.add_calendarday",
+    "core.change_calendarday",
+    "core.delete_calendarday",
+]
+
 # Codenames as "app_label.codename"; created by migrations (model defaults and Meta.permissions).
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.FRONTLINE_AGENT: _CASE_WORK,
@@ -106,24 +135,30 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "cases.close_case",
         "cases.reassign_case",
         "customers.merge_customer",
+        "customers.view_tier_report",
         "catalog.import_units",
+        *_STAFF_PLANNING,
     ],
     Role.MANAGER: [
         *_CASE_WORK,
         "cases.close_case",
         "cases.reassign_case",
         "customers.merge_customer",
+        "customers.view_tier_report",
         "customers.set_tier",
         "catalog.import_units",
         "catalog.change_productmodel",
         "catalog.add_productmodel",
         "catalog.add_productline",
+        *_STAFF_PLANNING,
+        *_COMMITMENTS,
     ],
     Role.ADMINISTRATOR: [
         *_CASE_WORK,
         "cases.close_case",
         "cases.reassign_case",
         "customers.merge_customer",
+        "customers.view_tier_report",
         "customers.set_tier",
         "catalog.import_units",
         "catalog.change_productmodel",
@@ -134,6 +169,13 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.view_user",
         "accounts.add_team",
         "accounts.change_team",
+        *_STAFF_PLANNING,
+        *_COMMITMENTS,
+        "accounts.add_absence",
+        "accounts.change_absence",
+        "cases.view_routingrule",
+        "cases.add_routingrule",
+        "cases.change_routingrule",
     ],
 }
 

@@ -17,6 +17,7 @@ from aftersales.core.errors import ApplicationError
 from aftersales.core.schemas import Offset, RecordId
 from aftersales.customers.models import Channel
 from aftersales.customers.selectors import customer_queryset_for
+from aftersales.sla.selectors import case_clocks
 
 from . import selectors, services
 from .models import SUBCATEGORIES, Case, CaseEvent, Nature, SolutionType, Status, Urgency
@@ -80,6 +81,7 @@ class CaseIn(StrictIn):
     nature: NatureT | None = None
     subcategory: str = Field("", max_length=30)
     urgency: UrgencyT = "normal"
+    kind: Literal["service", "complaint"] = "service"
 
 
 class ClassifyIn(StrictIn):
@@ -112,6 +114,25 @@ class NoteIn(StrictIn):
     body: str = Field(..., min_length=1, max_length=20_000)
 
 
+class FeedbackIn(StrictIn):
+    useful: bool
+    reason: str = Field("", max_length=2000)
+
+
+class ClockOut(Schema):
+    metric: str
+    state: str
+    policy: str
+    calendar: str
+    started_at: dt.datetime
+    due_at: dt.datetime | None
+    warn_at: dt.datetime | None
+    stopped_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    budget_minutes: int
+    elapsed_minutes: int
+
+
 class Ref(Schema):
     id: int
     name: str
@@ -132,6 +153,7 @@ class UnitRef(Schema):
 
 class CaseOut(Schema):
     number: str
+    kind: str
     status: str
     channel: str
     subject: str
@@ -154,7 +176,9 @@ class CaseOut(Schema):
     closed_at: dt.datetime | None
     first_contact_resolution: bool | None
     reopen_count: int
+    useful_feedback: bool
     allowed_actions: list[str]
+    clocks: list[ClockOut]
 
 
 class CaseListOut(Schema):
@@ -207,6 +231,7 @@ class QueueQuery(Schema):
 def _case_out(case: Case, user: User) -> dict[str, object]:
     return {
         "number": case.number,
+        "kind": case.kind,
         "status": case.status,
         "channel": case.channel,
         "subject": case.subject,
@@ -244,7 +269,24 @@ def _case_out(case: Case, user: User) -> dict[str, object]:
         "closed_at": case.closed_at,
         "first_contact_resolution": case.first_contact_resolution,
         "reopen_count": case.reopen_count,
+        "useful_feedback": case.useful_feedback,
         "allowed_actions": selectors.case_allowed_actions(user, case),
+        "clocks": [
+            {
+                "metric": c.metric,
+                "state": c.state,
+                "policy": c.policy,
+                "calendar": c.calendar,
+                "started_at": c.started_at,
+                "due_at": c.due_at,
+                "warn_at": c.warn_at,
+                "stopped_at": c.stopped_at,
+                "breached_at": c.breached_at,
+                "budget_minutes": int(c.budget.total_seconds() // 60),
+                "elapsed_minutes": int(c.elapsed.total_seconds() // 60),
+            }
+            for c in case_clocks(case)
+        ],
     }
 
 
@@ -354,6 +396,7 @@ def case_create(request: HttpRequest, payload: CaseIn) -> Any:
         subcategory=payload.subcategory,
         urgency=payload.urgency,
         idempotency_key=key,
+        kind=payload.kind,
     )
     return Reply(201 if created else 200, _after_write(request, case.number))
 
@@ -453,6 +496,31 @@ def case_note(request: HttpRequest, number: str, payload: NoteIn) -> Any:
         actor=_user(request), case=_get(request, number), body=payload.body
     )
     return Reply(201, event)
+
+
+@router.post(
+    "/{number}/preliminary-solution",
+    response={201: EventOut},
+    summary="Record the preliminary solution given to the customer (meets the 24 h promise)",
+)
+def case_proposal(request: HttpRequest, number: str, payload: NoteIn) -> Any:
+    event = services.case_preliminary_solution(
+        actor=_user(request), case=_get(request, number), body=payload.body
+    )
+    return Reply(201, event)
+
+
+@router.post(
+    "/{number}/feedback", response=CaseOut, summary="Mark the report as useful product feedback"
+)
+def case_feedback(request: HttpRequest, number: str, payload: FeedbackIn) -> dict[str, object]:
+    case = services.case_mark_useful_feedback(
+        actor=_user(request),
+        case=_get(request, number),
+        useful=payload.useful,
+        reason=payload.reason,
+    )
+    return _after_write(request, case.number)
 
 
 @router.get("/{number}/events", response=list[EventOut], summary="The case's events and contacts")

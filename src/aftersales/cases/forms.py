@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from aftersales.customers.models import Channel
 
-from .models import Nature, SolutionType, Status, Urgency
+from .models import CaseKind, Nature, SolutionType, Status, Urgency
 
 
 def _blank(choices: Any) -> list[tuple[str, Any]]:
@@ -37,6 +37,9 @@ class CaseOpenForm(forms.Form):
     customer = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     unit = forms.IntegerField(required=False, min_value=1)
     channel = forms.ChoiceField(choices=Channel.choices, label=_("Channel"))
+    kind = forms.ChoiceField(
+        required=False, choices=CaseKind.choices, initial=CaseKind.SERVICE, label=_("Type")
+    )
     subject = forms.CharField(max_length=200, label=_("Subject"))
     description = forms.CharField(
         required=False, max_length=20_000, widget=forms.Textarea, label=_("Description")
@@ -73,3 +76,7 @@ class ContactForm(forms.Form):
 
 class NoteForm(forms.Form):
     body = forms.CharField(max_length=20_000, widget=forms.Textarea)
+
+
+class FeedbackForm(forms.Form):
+    useful = forms.ChoiceField(choices=[("1", _("Useful")), ("0", _("Not useful"))])

@@ -5,7 +5,9 @@ from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from aftersales.customers.models import Channel
+from aftersales.accounts.models import Seniority, Team
+from aftersales.accounts.roles import ROLE_LABELS
+from aftersales.customers.models import Channel, Tier
 
 StrOrPromise = str | Promise
 
@@ -257,3 +259,105 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Region(models.TextChoices):
+    """The seven geographic regions of mainland China (大区), as teams and routing use them."""
+
+    NORTH = "华北", _("North China (华北)")
+    NORTHEAST = "东北", _("Northeast China (东北)")
+    EAST = "华东", _("East China (华东)")
+    CENTRAL = "华中", _("Central China (华中)")
+    SOUTH = "华南", _("South China (华南)")
+    SOUTHWEST = "西南", _("Southwest China (西南)")
+    NORTHWEST = "西北", _("Northwest China (西北)")
+
+
+class RoutingRule(models.Model):
+    """One routing rule (分派规则): which cases it matches and where it sends them.
+
+    Active rules are tried by ascending rank and the first whose every set criterion matches
+    wins; a blank criterion matches anything. The target is a fixed team, or a kind of team,
+    preferring the team of that kind in the customer's region. `cases.routing` applies them.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    rank = models.PositiveIntegerField(_("rank"), help_text=_("Lower ranks are tried first."))
+    is_active = models.BooleanField(_("active"), default=True)
+    # Criteria; blank matches any case.
+    case_kind = models.CharField(
+        _("case kind"), max_length=10, choices=CaseKind.choices, blank=True
+    )
+    tier = models.CharField(_("customer tier"), max_length=10, choices=Tier.choices, blank=True)
+    nature = models.CharField(_("nature"), max_length=12, choices=Nature.choices, blank=True)
+    product_line = models.ForeignKey(
+        "catalog.ProductLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("product line"),
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True)
+    region = models.CharField(
+        _("customer region"),
+        max_length=10,
+        choices=Region.choices,
+        blank=True,
+        help_text=_("The region of the province of the customer's default address."),
+    )
+    # Action.
+    target_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("team"),
+    )
+    target_team_kind = models.CharField(
+        _("kind of team"),
+        max_length=20,
+        choices=Team.Kind.choices,
+        blank=True,
+        help_text=_(
+            "Used when no team is set: the active team of this kind in the customer's region, "
+            "else one serving all regions, else the first of its kind."
+        ),
+    )
+    min_seniority = models.CharField(
+        _("minimum seniority"), max_length=10, choices=Seniority.choices, blank=True
+    )
+    required_role = models.CharField(
+        _("required role"),
+        max_length=30,
+        choices=[(role.value, label) for role, label in ROLE_LABELS.items()],
+        blank=True,
+    )
+    self_service_hours = models.PositiveSmallIntegerField(
+        _("self-service first (working hours)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Low-value customers first get self-service and remote guidance for this many "
+            "working hours; a person takes over if the case is still open."
+        ),
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["rank", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(target_team__isnull=False) | ~models.Q(target_team_kind=""),
+                name="cases_routing_rule_has_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(self_service_hours__isnull=True)
+                | models.Q(self_service_hours__gt=0),
+                name="cases_routing_rule_self_service_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rank} {self.name}"

@@ -19,12 +19,14 @@ from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.services import number_allocate
 from aftersales.customers.models import Channel, Customer
+from aftersales.sla.clocks import LIVE_CHANNELS, clocks_sync
 
 from .models import (
     OPEN_STATUSES,
     SUBCATEGORIES,
     Case,
     CaseEvent,
+    CaseKind,
     Nature,
     SolutionType,
     Status,
@@ -54,7 +56,7 @@ def _event(
 
 
 def _lock(case: Case) -> Case:
-    return Case.objects.select_for_update().select_related("customer").get(pk=case.pk)
+    return Case.objects.select_for_update(of=("self",)).select_related("customer").get(pk=case.pk)
 
 
 def _validate_classification(nature: str, subcategory: str, urgency: str) -> None:
@@ -94,6 +96,7 @@ def case_open(
     urgency: str = Urgency.NORMAL,
     team: Team | None = None,
     idempotency_key: str | None = None,
+    kind: str = CaseKind.SERVICE,
 ) -> tuple[Case, bool]:
     """Open a numbered case from any channel (受理); returns (case, created).
 
@@ -105,6 +108,8 @@ def case_open(
     errors: dict[str, str] = {}
     if channel not in Channel.values:
         errors["channel"] = _("Unknown channel %(value)r.") % {"value": channel}
+    if kind not in CaseKind.values:
+        errors["kind"] = _("Unknown case type %(value)r.") % {"value": kind}
     if not subject:
         errors["subject"] = _("A subject is required.")
     elif len(subject) > MAX_SUBJECT:
@@ -139,6 +144,7 @@ def case_open(
                 urgency=urgency,
                 team=team,
                 idempotency_key=scoped_key,
+                kind=kind,
             )
     except IntegrityError:
         # A concurrent retry with the same key committed first: hand back its case.
@@ -175,6 +181,7 @@ def _case_insert(
     urgency: str,
     team: Team | None,
     idempotency_key: str | None,
+    kind: str,
 ) -> Case:
     now = clock.now()
     if product_line is None and unit is not None:
@@ -184,17 +191,20 @@ def _case_insert(
         customer=customer,
         unit=unit,
         product_line=product_line,
+        kind=kind,
         channel=channel,
         subject=subject,
         description=description,
         urgency=urgency,
-        priority=priority_for(urgency=urgency, tier=customer.tier),
+        priority=priority_for(urgency=urgency, tier=customer.tier, boost=0),
         status=Status.NEW,
         team=team or _default_team(actor),
         created_at=now,
         created_by=actor,
         updated_at=now,
         idempotency_key=idempotency_key,
+        # On a live channel the customer is talking to the agent: that is the first response.
+        first_response_at=now if channel in LIVE_CHANNELS else None,
     )
     # Uniqueness is the database's job: a concurrent retry must hit the constraint.
     case.full_clean(
@@ -212,17 +222,24 @@ def _case_insert(
         channel=channel,
         direction=CaseEvent.Direction.INBOUND,
         body=description,
-        data={"subject": subject, "urgency": urgency, "team": case.team_id},
+        data={"subject": subject, "urgency": urgency, "team": case.team_id, "kind": kind},
     )
     if nature:
         _classify(
             case, actor=actor, nature=nature, subcategory=subcategory, urgency=urgency, now=now
         )
+    clocks_sync(case=case, actor=actor, now=now, reason="opened")
+    if team is None and channel not in LIVE_CHANNELS:
+        # Requests that arrive without a conversation (e-mail, web, portal, app) go where the
+        # routing rules send them; on a live channel the agent on the line keeps the case.
+        from .routing import case_route  # routing builds on this module's helpers
+
+        case_route(case=case, actor=None, at=now)
     return case
 
 
 def _set_status(
-    case: Case, *, to: str, actor: User, now: dt.datetime, action: str, reason: str = ""
+    case: Case, *, to: str, actor: User | None, now: dt.datetime, action: str, reason: str = ""
 ) -> None:
     before = case.status
     case.status = to
@@ -252,8 +269,11 @@ def _classify(
     before = {"nature": case.nature, "subcategory": case.subcategory, "urgency": case.urgency}
     after = {"nature": nature, "subcategory": subcategory, "urgency": urgency}
     correction = bool(case.nature) and before != after
+    urgency_changed = urgency != case.urgency
     case.nature, case.subcategory, case.urgency = nature, subcategory, urgency
-    case.priority = priority_for(urgency=urgency, tier=case.customer.tier)
+    case.priority = priority_for(
+        urgency=urgency, tier=case.customer.tier, boost=case.priority_boost
+    )
     case.classified_by = actor
     case.updated_at = now
     _event(
@@ -266,6 +286,8 @@ def _classify(
     if case.status in TRIAGE_SOURCES:
         _set_status(case, to=Status.TRIAGED, actor=actor, now=now, action="triage")
     case.save()
+    if urgency_changed:
+        clocks_sync(case=case, actor=actor, now=now, reason="urgency")
 
 
 def case_classify(
@@ -443,6 +465,7 @@ def case_transition(
                     case, to=Status.TRIAGED, actor=actor, now=now, action="reopen_unassigned"
                 )
         case.save()
+        clocks_sync(case=case, actor=actor, now=now, reason=action)
         return case
 
 
@@ -530,6 +553,8 @@ def case_contact_log(
             case.first_response_at = at
         case.updated_at = now
         case.save(update_fields=["first_response_at", "updated_at"])
+        if direction == CaseEvent.Direction.OUTBOUND:
+            clocks_sync(case=case, actor=actor, now=now, reason="contact")
         return event
 
 
@@ -563,7 +588,12 @@ def case_priorities_refresh(*, actor: User | None, customer: Customer) -> int:
             .order_by("pk")
         )
         for case in open_cases:
-            priority = priority_for(urgency=case.urgency, tier=customer.tier)
+            # The tier moves the SLA policy too: the clocks are recomputed from history.
+            case.customer = customer
+            clocks_sync(case=case, actor=actor, now=now, reason="tier")
+            priority = priority_for(
+                urgency=case.urgency, tier=customer.tier, boost=case.priority_boost
+            )
             if priority == case.priority:
                 continue
             _event(
@@ -577,3 +607,127 @@ def case_priorities_refresh(*, actor: User | None, customer: Customer) -> int:
             case.save(update_fields=["priority", "updated_at"])
             changed += 1
         return changed
+
+
+def case_preliminary_solution(*, actor: User, case: Case, body: str) -> CaseEvent:
+    """Record the preliminary solution given to the customer (初步解决方案).
+
+    It is a reply to the customer too, so it also meets the first-response clock; complaints
+    promise one within 24 hours.
+    """
+    require_perm(actor, "cases.work_case")
+    body = body.strip()
+    if not body or len(body) > MAX_BODY:
+        raise ApplicationError(
+            "invalid_proposal",
+            _("Describe the preliminary solution (1 to 20,000 characters)."),
+            details={"body": "length"},
+        )
+    with transaction.atomic():
+        case = _lock(case)
+        if not case.is_open:
+            raise ApplicationError(
+                "case_not_open",
+                _("A case that is %(status)s takes no preliminary solution.") % _status(case),
+                status=409,
+            )
+        now = clock.now()
+        event = _event(
+            case,
+            kind=CaseEvent.Kind.PROPOSAL,
+            actor=actor,
+            at=now,
+            direction=CaseEvent.Direction.OUTBOUND,
+            channel=case.customer.preferred_channel,
+            body=body,
+        )
+        if case.first_response_at is None:
+            case.first_response_at = now
+        case.updated_at = now
+        case.save(update_fields=["first_response_at", "updated_at"])
+        clocks_sync(case=case, actor=actor, now=now, reason="proposal")
+        return event
+
+
+def case_acknowledge(*, case: Case, channel: str, body: str) -> CaseEvent:
+    """Record the system's automatic acknowledgement of a request (自动回复).
+
+    It tells the customer the case number, but it is not a response from a person, so the
+    first-response clock keeps running.
+    """
+    with transaction.atomic():
+        case = _lock(case)
+        now = clock.now()
+        return _event(
+            case,
+            kind=CaseEvent.Kind.CONTACT,
+            actor=None,
+            at=now,
+            channel=channel,
+            direction=CaseEvent.Direction.OUTBOUND,
+            body=body,
+            data={"automatic": True},
+        )
+
+
+def case_mark_useful_feedback(*, actor: User, case: Case, useful: bool, reason: str = "") -> Case:
+    """Mark (or unmark) the customer's report as useful product feedback.
+
+    Useful reports are one of the three dimensions of the customer's value tier.
+    """
+    require_perm(actor, "cases.work_case")
+    with transaction.atomic():
+        case = _lock(case)
+        if case.useful_feedback == useful:
+            return case
+        now = clock.now()
+        case.useful_feedback, case.updated_at = useful, now
+        case.save(update_fields=["useful_feedback", "updated_at"])
+        _event(
+            case,
+            kind=CaseEvent.Kind.FEEDBACK,
+            actor=actor,
+            at=now,
+            body=reason.strip(),
+            data={"useful": useful},
+        )
+        return case
+
+
+def case_escalate(
+    *,
+    case: Case,
+    now: dt.datetime,
+    rule_name: str,
+    data: dict[str, Any],
+    raise_priority: bool,
+    move_to: Team | None,
+) -> Team | None:
+    """Apply an escalation rule's case actions; the caller (the SLA sweep) holds the case lock.
+
+    Raising priority adds a step that later re-derivations keep; moving to another team (a
+    senior queue) takes the case off its assignee, who may not belong there. Returns the team
+    moved to, if any.
+    """
+    before = {"priority": case.priority, "team": case.team_id, "assignee": case.assignee_id}
+    if raise_priority and case.priority > 1:
+        case.priority_boost += 1
+        case.priority = priority_for(
+            urgency=case.urgency, tier=case.customer.tier, boost=case.priority_boost
+        )
+    if move_to is not None:
+        case.team, case.assignee = move_to, None
+        if case.status in (Status.ASSIGNED, Status.IN_PROGRESS):
+            _set_status(case, to=Status.TRIAGED, actor=None, now=now, action="escalate")
+    after = {"priority": case.priority, "team": case.team_id, "assignee": case.assignee_id}
+    case.updated_at = now
+    case.save()
+    _event(
+        case,
+        kind=CaseEvent.Kind.ESCALATED,
+        actor=None,
+        at=now,
+        body=rule_name,
+        data={**data, "before": before, "after": after},
+    )
+    return move_to

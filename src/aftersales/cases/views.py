@@ -20,6 +20,7 @@ from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
 from aftersales.customers.models import Customer
 from aftersales.customers.selectors import customer_queryset_for
+from aftersales.sla.selectors import case_clocks, sla_overview, with_next_due
 
 from . import selectors, services
 from .forms import (
@@ -27,11 +28,12 @@ from .forms import (
     CaseOpenForm,
     ClassifyForm,
     ContactForm,
+    FeedbackForm,
     NoteForm,
     QueueFilterForm,
     TransitionForm,
 )
-from .models import SUBCATEGORIES, Case, SolutionType
+from .models import SUBCATEGORIES, Case, CaseKind, SolutionType
 
 PAGE_SIZE = 50
 
@@ -61,7 +63,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
         date_to=data.get("date_to"),
         q=data.get("q") or "",
     )
-    paginator = Paginator(selectors.case_queue(user, filters), PAGE_SIZE)
+    paginator = Paginator(with_next_due(selectors.case_queue(user, filters)), PAGE_SIZE)
     page = paginator.get_page(data.get("page") or 1)
     query = request.GET.copy()
     query.pop("page", None)
@@ -73,6 +75,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
         "assignees": assignable_users(team=None),
         "product_lines": ProductLine.objects.all(),
         "now": clock.now(),
+        "sla": None if request.headers.get("HX-Request") else sla_overview(user, now=clock.now()),
     }
     template = (
         "cases/_queue_results.html" if request.headers.get("HX-Request") else "cases/queue.html"
@@ -107,6 +110,14 @@ def case_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         case = _open_from_form(user, customer, form)
         if case is not None:
+            if not selectors.case_queryset_for(user).filter(pk=case.pk).exists():
+                case.refresh_from_db()
+                messages.success(
+                    request,
+                    _("Case %(number)s opened and routed to %(team)s.")
+                    % {"number": case.number, "team": case.team or "—"},
+                )
+                return redirect("web:case_queue")
             messages.success(request, _("Case %(number)s opened.") % {"number": case.number})
             return redirect("web:case_detail", number=case.number)
         status = 422
@@ -141,6 +152,7 @@ def _open_from_form(user: User, customer: Customer, form: CaseOpenForm) -> Case 
             nature=form.cleaned_data["nature"],
             subcategory=form.cleaned_data["subcategory"],
             urgency=form.cleaned_data["urgency"],
+            kind=form.cleaned_data["kind"] or CaseKind.SERVICE,
         )
     except ApplicationError as exc:
         _form_errors(form, exc)
@@ -183,6 +195,7 @@ def _render_detail(
         "error_code": code,
         "events": selectors.case_timeline(case),
         "metrics": selectors.case_metrics(case),
+        "clocks": case_clocks(case),
         "actions": selectors.case_allowed_actions(user, case),
         "warranty": warranty_status(case.unit, on=clock.today()) if case.unit else None,
         "classify_form": ClassifyForm(
@@ -282,6 +295,20 @@ def _apply(request: HttpRequest, user: User, case: Case, kind: str) -> None:
             raise _invalid(form)
         services.case_contact_log(actor=user, case=case, **form.cleaned_data)
         messages.success(request, _("Contact recorded."))
+    elif kind == "proposal":
+        form = NoteForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        services.case_preliminary_solution(actor=user, case=case, body=form.cleaned_data["body"])
+        messages.success(request, _("Preliminary solution recorded."))
+    elif kind == "feedback":
+        form = FeedbackForm(request.POST)
+        if not form.is_valid():
+            raise _invalid(form)
+        services.case_mark_useful_feedback(
+            actor=user, case=case, useful=form.cleaned_data["useful"] == "1"
+        )
+        messages.success(request, _("Saved."))
     elif kind == "note":
         form = NoteForm(request.POST)
         if not form.is_valid():

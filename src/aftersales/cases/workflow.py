@@ -91,9 +91,10 @@ def allowed_actions(status: str) -> list[str]:
     return [a for a, t in TRANSITIONS.items() if status in t.sources]
 
 
-def priority_for(*, urgency: str, tier: str) -> int:
-    """Priority 1 (highest) to 4 from urgency and customer tier: VIP moves one step up."""
+def priority_for(*, urgency: str, tier: str, boost: int = 0) -> int:
+    """Priority 1 (highest) to 4 from urgency and customer tier: VIP moves one step up, and so
+    does each escalation that raised it (`boost`)."""
     base = {"critical": 1, "high": 2, "normal": 3, "low": 4}[urgency]
     if tier == "vip":
-        return max(1, base - 1)
-    return base
+        base -= 1
+    return max(1, base - boost)

@@ -46,7 +46,12 @@ from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.phones import normalize_phone
 from aftersales.core.services import audit_record
 from aftersales.customers.models import ContactPoint, Customer
-from aftersales.customers.services import customer_create, customer_require_live
+from aftersales.customers.services import (
+    customer_create,
+    customer_require_live,
+    customer_tier_recompute,
+    customers_tier_recompute,
+)
 
 from .models import ProductLine, ProductModel, SalesChannel, Unit, UnitImport, normalize_serial
 from .reasons import FieldInvalid, reason
@@ -366,6 +371,11 @@ def unit_register(
             "customer_id": customer.pk if customer else None,
         },
     )
+    if customer is not None:
+        # A purchase moves the buyer's value tier; re-scored once the registration is committed,
+        # and a scoring failure never undoes the registration.
+        owner = customer
+        transaction.on_commit(lambda: customer_tier_recompute(customer=owner), robust=True)
     return unit
 
 
@@ -864,6 +874,10 @@ def _import_apply(
     for unit in outcome.created:
         unit.import_batch = batch
     Unit.objects.bulk_create(outcome.created, batch_size=_CHUNK)
+    # The buyers' value tiers are re-scored once, together, after the import is committed.
+    buyers = sorted({u.customer_id for u in outcome.created if u.customer_id is not None})
+    if buyers:
+        transaction.on_commit(lambda: customers_tier_recompute(customer_ids=buyers), robust=True)
     audit_record(
         actor=actor,
         action="units.imported",

@@ -181,11 +181,13 @@ def _register_routers() -> None:
     from aftersales.cases.api import router as cases_router
     from aftersales.catalog.api import router as catalog_router
     from aftersales.customers.api import router as customers_router
+    from aftersales.sla.api import router as sla_router
 
     api.add_router("/auth", accounts_router)
     api.add_router("/customers", customers_router)
     api.add_router("/catalog", catalog_router)
     api.add_router("/cases", cases_router)
+    api.add_router("/sla", sla_router)
 
 
 _register_routers()

@@ -1,13 +1,18 @@
 """JSON API of the customer file, mounted at /api/v1/customers.
 
 Endpoints parse, call one selector or service, and serialise. Contacts are always masked in
-output; the only way to the clear values is the audited `reveal` endpoint.
+output; the only way to the clear values is the audited `reveal` endpoint. Value tiers: the
+tier report and the history of tier moves need `customers.view_tier_report`; a manager's
+override (`POST /{id}/tier`) needs `customers.set_tier`.
 """
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict, StringConstraints, field_validator
@@ -17,7 +22,15 @@ from aftersales.core import clock
 from aftersales.core.schemas import PageOf100
 
 from . import selectors, services
-from .models import Channel, ContactPoint, Customer, Tier
+from .models import (
+    Channel,
+    ContactPoint,
+    Customer,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+)
 
 router = Router(tags=["customers"])
 
@@ -89,8 +102,13 @@ class MergeIn(StrictIn):
 
 
 class TierIn(StrictIn):
+    """A manager's override of the computed tier, with a reason, until `expires_at`."""
+
     tier: Tier
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    expires_at: dt.datetime = Field(
+        description="When the override ends (in the future); without a zone, Asia/Shanghai"
+    )
 
 
 class ContactOut(Schema):
@@ -374,14 +392,22 @@ def customers_merge(request: HttpRequest, customer_id: int, payload: MergeIn) ->
     "/{int:customer_id}/tier",
     response=CustomerOut,
     operation_id="customers_set_tier",
-    summary="Set a customer's value tier",
+    summary="Override a customer's value tier until a given time",
 )
 def customers_set_tier(request: HttpRequest, customer_id: int, payload: TierIn) -> Customer:
-    """Set the tier by hand with a reason (audited, needs `customers.set_tier`)."""
+    """Override the computed tier with a reason until `expires_at` (audited, needs
+    `customers.set_tier`); `reason_required`, `expiry_in_past`, `expiry_too_far` as 422."""
     user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
+    expires_at = payload.expires_at
+    if timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at)
     services.customer_set_tier(
-        actor=user, customer=customer, tier=payload.tier, reason=payload.reason
+        actor=user,
+        customer=customer,
+        tier=payload.tier,
+        reason=payload.reason,
+        expires_at=expires_at,
     )
     return selectors.customer_get_for(user, pk=customer_id)
 
@@ -397,3 +423,238 @@ def customers_timeline(request: HttpRequest, customer_id: int) -> list[selectors
     user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
     return selectors.customer_timeline(user=user, customer=customer)
+
+
+# --- value tiers (客户分类管理) -------------------------------------------------------------------
+
+
+class TierShareOut(Schema):
+    tier: str
+    label: str
+    customers: int
+    customer_share: float = Field(description="Share of live customers, 0..1")
+    cases: int
+    case_share: float = Field(description="Share of the cases opened in the window, 0..1")
+
+
+class SpreadOut(Schema):
+    tier: str
+    count: int
+    minimum: float
+    q1: float
+    median: float
+    q3: float
+    maximum: float
+    mean: float
+
+
+class TierWeightsOut(Schema):
+    purchase: Decimal
+    usage: Decimal
+    feedback: Decimal
+
+
+class TierPolicyOut(Schema):
+    cutoff_mode: str
+    weights: TierWeightsOut
+    lookback_months: int
+    purchase_lookback_months: int
+    vip_share: Decimal
+    low_share: Decimal
+    vip_threshold: Decimal | None
+    low_threshold: Decimal | None
+    vip_cutoff: Decimal | None = Field(description="VIP score cut-off of the last full run")
+    low_cutoff: Decimal | None = Field(description="Low score cut-off of the last full run")
+    scored_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_weights(obj: TierPolicy) -> dict[str, Decimal]:
+        return {
+            "purchase": obj.weight_purchase,
+            "usage": obj.weight_usage,
+            "feedback": obj.weight_feedback,
+        }
+
+
+class TierRunOut(Schema):
+    id: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    cutoff_mode: str
+    customers: int
+    vip: int
+    regular: int
+    low: int
+    changed: int
+    kept_by_override: int
+    overrides_expired: int
+    vip_cutoff: Decimal | None
+    low_cutoff: Decimal | None
+
+
+class TierReportOut(Schema):
+    generated_at: dt.datetime
+    cases_since: dt.datetime
+    customers: int
+    cases: int
+    shares: list[TierShareOut]
+    dimensions: dict[str, list[SpreadOut]] = Field(
+        description="purchase, usage, feedback: the spread of the raw values within each tier"
+    )
+    policy: TierPolicyOut | None
+    last_run: TierRunOut | None
+    overrides_active: int
+
+
+class TierChangeOut(Schema):
+    id: int
+    customer_id: int
+    customer_number: str
+    customer_name: str
+    before: str
+    after: str
+    source: str
+    reason_code: str
+    params: dict[str, Any]
+    reason: str
+    text: str = Field(description="Why, in the reader's language")
+    actor: str | None
+    occurred_at: dt.datetime
+
+    @staticmethod
+    def resolve_customer_number(obj: TierChange) -> str:
+        return obj.customer.number
+
+    @staticmethod
+    def resolve_customer_name(obj: TierChange) -> str:
+        return obj.customer.name
+
+    @staticmethod
+    def resolve_text(obj: TierChange) -> str:
+        return selectors.tier_change_text(obj)
+
+    @staticmethod
+    def resolve_actor(obj: TierChange) -> str | None:
+        return obj.actor.label if obj.actor else None
+
+
+class TierOverrideOut(Schema):
+    id: int
+    customer_id: int
+    customer_number: str
+    customer_name: str
+    tier: str
+    reason: str
+    expires_at: dt.datetime
+    set_by: str
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_customer_number(obj: TierOverride) -> str:
+        return obj.customer.number
+
+    @staticmethod
+    def resolve_customer_name(obj: TierOverride) -> str:
+        return obj.customer.name
+
+    @staticmethod
+    def resolve_set_by(obj: TierOverride) -> str:
+        return obj.set_by.label
+
+
+class TierScoreOut(Schema):
+    purchase_amount: Decimal
+    usage_count: int
+    feedback_count: int
+    purchase_score: Decimal
+    usage_score: Decimal
+    feedback_score: Decimal
+    score: Decimal
+    tier: str = Field(description="The computed tier (an override may hold another)")
+    computed_at: dt.datetime
+
+
+class CustomerTierOut(Schema):
+    customer_id: int
+    tier: str
+    score: TierScoreOut | None
+    override: TierOverrideOut | None
+    changes: list[TierChangeOut]
+
+
+def _require_tier_report(request: HttpRequest) -> None:
+    if not request_user(request).has_perm("customers.view_tier_report"):
+        raise PermissionDenied
+
+
+@router.get(
+    "/tiers/report",
+    response=TierReportOut,
+    operation_id="customers_tier_report",
+    summary="Customer value tiers: shares of customers and of demand, dimension spreads",
+)
+def customers_tier_report(request: HttpRequest) -> dict[str, Any]:
+    """Customers and cases of the last 12 months by tier (the 28% / 62% view), the spread of
+    each dimension within each tier, the policy and the last full run."""
+    _require_tier_report(request)
+    report = selectors.tier_report(now=clock.now())
+    return {
+        "generated_at": report.generated_at,
+        "cases_since": report.cases_since,
+        "customers": report.customers,
+        "cases": report.cases,
+        "shares": report.shares,
+        "dimensions": report.spreads,
+        "policy": report.policy,
+        "last_run": report.last_run,
+        "overrides_active": report.overrides_active,
+    }
+
+
+@router.get(
+    "/tiers/changes",
+    response=list[TierChangeOut],
+    operation_id="customers_tier_changes",
+    summary="Who moved between tiers, newest first",
+)
+@paginate(PageOf100)
+def customers_tier_changes(
+    request: HttpRequest,
+    source: Annotated[TierChange.Source | None, Query(description="Only this source")] = None,
+) -> Any:
+    """Tier moves with before and after, source, reason code and parameters."""
+    _require_tier_report(request)
+    return selectors.tier_changes(source=source or "")
+
+
+@router.get(
+    "/tiers/overrides",
+    response=list[TierOverrideOut],
+    operation_id="customers_tier_overrides",
+    summary="Tier overrides in force, soonest to expire first",
+)
+@paginate(PageOf100)
+def customers_tier_overrides(request: HttpRequest) -> Any:
+    """Managers' overrides that currently beat the computed tier."""
+    _require_tier_report(request)
+    return selectors.tier_overrides_active()
+
+
+@router.get(
+    "/{int:customer_id}/tier",
+    response=CustomerTierOut,
+    operation_id="customers_tier_get",
+    summary="A customer's tier: score, override in force, recent moves",
+)
+def customers_tier_get(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    """The last computed score with its three dimensions, the override if any, and the ten
+    latest tier moves; 404 outside the caller's scope."""
+    customer = selectors.customer_get_for(request_user(request), pk=customer_id)
+    position = selectors.customer_tier(customer)
+    return {
+        "customer_id": customer.pk,
+        "tier": customer.tier,
+        "score": position.score,
+        "override": position.override,
+        "changes": position.changes,
+    }

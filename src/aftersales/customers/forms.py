@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Channel, Customer
+from .models import Channel, Customer, Tier
 
 MAX_PHONES = 5
 
@@ -74,4 +74,18 @@ class MergeForm(forms.Form):
     duplicate_number = forms.CharField(label=_("Duplicate customer number"), max_length=20)
     reason = forms.CharField(
         label=_("Reason"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class TierOverrideForm(forms.Form):
+    """A manager's tier for a customer, why, and until when (the service checks the rules)."""
+
+    tier = forms.ChoiceField(label=_("Tier"), choices=Tier.choices)
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Holds until"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )

@@ -6,12 +6,16 @@ that land on one follow `merged_into` to the surviving record.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Prefetch, Q, QuerySet
+from dateutil.relativedelta import relativedelta
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import User
@@ -25,7 +29,18 @@ from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent
 
 from .contacts import contact_lookup_hash, email_normalize, phone_e164
-from .models import Channel, ContactPoint, Customer, Tier
+from .models import (
+    Channel,
+    ContactPoint,
+    Customer,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+    TierRun,
+    TierScore,
+)
+from .tiers import DIMENSIONS, Activity
 
 
 def customer_queryset_for(user: User, *, include_merged: bool = False) -> QuerySet[Customer]:
@@ -227,6 +242,12 @@ def _audit_text(event: AuditEvent) -> str:
             "after": _choice(Tier, data.get("after", "")),
             "reason": data.get("reason", ""),
         }
+    if event.action == "customer.tier_override_set":
+        return _("Tier %(tier)s confirmed by a manager until %(expires)s: %(reason)s") % {
+            "tier": _choice(Tier, data.get("after", "")),
+            "expires": data.get("expires_at", "")[:10],
+            "reason": data.get("reason", ""),
+        }
     if event.action == "customer.updated":
         return _("Details changed: %(fields)s") % {"fields": ", ".join(data.get("fields", []))}
     if event.action == "customer.contact_added":
@@ -278,3 +299,342 @@ def customer_timeline(*, user: User, customer: Customer) -> list[TimelineItem]:
     ]
     # Stable sort: at equal times case events stay before the audit rows they caused.
     return sorted(items, key=lambda item: item.time)
+
+
+# --- value tiers (客户分类管理) -------------------------------------------------------------------
+
+
+def tier_policy_active() -> TierPolicy | None:
+    """The policy tiers are computed under (one active row), if any."""
+    return TierPolicy.objects.filter(is_active=True).first()
+
+
+@dataclass(frozen=True)
+class TierWindows:
+    """Where the dimensions are counted: usage and feedback since `usage_since`, purchases on
+    or after `purchase_since`, both up to `until`."""
+
+    usage_since: dt.datetime
+    purchase_since: dt.date
+    until: dt.datetime
+
+
+def tier_windows(policy: TierPolicy, *, now: dt.datetime) -> TierWindows:
+    local = timezone.localtime(now)
+    return TierWindows(
+        usage_since=local - relativedelta(months=policy.lookback_months),
+        purchase_since=(local - relativedelta(months=policy.purchase_lookback_months)).date(),
+        until=now,
+    )
+
+
+def _per_customer(rows: Iterable[tuple[int | None, Any]]) -> dict[int, Any]:
+    return {customer_id: value for customer_id, value in rows if customer_id is not None}
+
+
+def tier_activities(
+    *, policy: TierPolicy, now: dt.datetime, customer_ids: Sequence[int] | None = None
+) -> dict[int, Activity]:
+    """Each live customer's raw values in the three tier dimensions (all of them, or `ids`).
+
+    One grouped query per signal, so the whole customer base costs a handful of queries.
+    """
+    windows = tier_windows(policy, now=now)
+    live = Customer.objects.filter(merged_into__isnull=True, created_at__lte=now)
+    units = Unit.objects.filter(
+        customer__isnull=False,
+        purchase_date__gte=windows.purchase_since,
+        purchase_date__lte=timezone.localtime(now).date(),
+    )
+    cases = Case.objects.filter(created_at__gte=windows.usage_since, created_at__lte=now)
+    contacts = CaseEvent.objects.filter(
+        kind=CaseEvent.Kind.CONTACT,
+        direction=CaseEvent.Direction.INBOUND,
+        occurred_at__gte=windows.usage_since,
+        occurred_at__lte=now,
+    )
+    if customer_ids is not None:
+        ids = list(customer_ids)
+        live = live.filter(pk__in=ids)
+        units = units.filter(customer_id__in=ids)
+        cases = cases.filter(customer_id__in=ids)
+        contacts = contacts.filter(case__customer_id__in=ids)
+    purchase = _per_customer(
+        units.order_by()
+        .values("customer_id")
+        .annotate(v=Sum("purchase_amount"))
+        .values_list("customer_id", "v")
+    )
+    opened = _per_customer(
+        cases.order_by()
+        .values("customer_id")
+        .annotate(v=Count("id"))
+        .values_list("customer_id", "v")
+    )
+    inbound = _per_customer(
+        contacts.order_by()
+        .values("case__customer_id")
+        .annotate(v=Count("id"))
+        .values_list("case__customer_id", "v")
+    )
+    useful = _per_customer(
+        cases.filter(useful_feedback=True)
+        .order_by()
+        .values("customer_id")
+        .annotate(v=Count("id"))
+        .values_list("customer_id", "v")
+    )
+    # Product usage telemetry adds to `usage` and answered surveys to `feedback` here, each as
+    # one more {customer_id: count} mapping over the same window, once their modules record them.
+    return {
+        pk: Activity(
+            purchase=Decimal(purchase.get(pk) or 0),
+            usage=opened.get(pk, 0) + inbound.get(pk, 0),
+            feedback=useful.get(pk, 0),
+        )
+        for pk in live.order_by("pk").values_list("pk", flat=True)
+    }
+
+
+@dataclass(frozen=True)
+class TierShare:
+    """One tier's share of the customers and of the after-sales demand (cases)."""
+
+    tier: str
+    label: str
+    customers: int
+    customer_share: float  # 0..1
+    cases: int
+    case_share: float  # 0..1
+
+    @property
+    def customer_percent(self) -> float:
+        return round(100 * self.customer_share, 1)
+
+    @property
+    def case_percent(self) -> float:
+        return round(100 * self.case_share, 1)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Five-number summary and mean of one dimension within one tier."""
+
+    tier: str
+    count: int
+    minimum: float
+    q1: float
+    median: float
+    q3: float
+    maximum: float
+    mean: float
+
+
+@dataclass(frozen=True)
+class TierReport:
+    """The tier report (分层报表): who is in which tier and how much demand each tier brings."""
+
+    generated_at: dt.datetime
+    cases_since: dt.datetime
+    customers: int
+    cases: int
+    shares: list[TierShare]
+    spreads: dict[str, list[Spread]]  # dimension → one spread per tier
+    policy: TierPolicy | None
+    last_run: TierRun | None
+    overrides_active: int
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile of sorted values."""
+    if not ordered:
+        return 0.0
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _spread(tier: str, values: list[float]) -> Spread:
+    ordered = sorted(values)
+    return Spread(
+        tier=tier,
+        count=len(ordered),
+        minimum=ordered[0] if ordered else 0.0,
+        q1=_quantile(ordered, 0.25),
+        median=_quantile(ordered, 0.5),
+        q3=_quantile(ordered, 0.75),
+        maximum=ordered[-1] if ordered else 0.0,
+        mean=sum(ordered) / len(ordered) if ordered else 0.0,
+    )
+
+
+def tier_report(*, now: dt.datetime, case_months: int = 12) -> TierReport:
+    """Customers and cases of the last `case_months` by the customers' current tier, and the
+    spread of each tier dimension (last computed raw values) within each tier."""
+    cases_since = timezone.localtime(now) - relativedelta(months=case_months)
+    live = Customer.objects.filter(merged_into__isnull=True)
+    by_tier = dict(live.order_by().values("tier").annotate(n=Count("id")).values_list("tier", "n"))
+    demand = dict(
+        Case.objects.filter(
+            created_at__gte=cases_since, created_at__lte=now, customer__merged_into__isnull=True
+        )
+        .order_by()
+        .values("customer__tier")
+        .annotate(n=Count("id"))
+        .values_list("customer__tier", "n")
+    )
+    customers, cases = sum(by_tier.values()), sum(demand.values())
+    shares = [
+        TierShare(
+            tier=str(tier),
+            label=str(tier.label),
+            customers=by_tier.get(tier, 0),
+            customer_share=by_tier.get(tier, 0) / customers if customers else 0.0,
+            cases=demand.get(tier, 0),
+            case_share=demand.get(tier, 0) / cases if cases else 0.0,
+        )
+        for tier in (Tier.VIP, Tier.REGULAR, Tier.LOW)
+    ]
+    values: dict[str, dict[str, list[float]]] = {d: defaultdict(list) for d in DIMENSIONS}
+    scores = TierScore.objects.filter(customer__merged_into__isnull=True).values_list(
+        "customer__tier", "purchase_amount", "usage_count", "feedback_count"
+    )
+    for tier, purchase, usage, feedback in scores.iterator(chunk_size=5000):
+        values["purchase"][tier].append(float(purchase))
+        values["usage"][tier].append(float(usage))
+        values["feedback"][tier].append(float(feedback))
+    spreads = {
+        d: [_spread(str(t), values[d].get(t, [])) for t in (Tier.VIP, Tier.REGULAR, Tier.LOW)]
+        for d in DIMENSIONS
+    }
+    return TierReport(
+        generated_at=now,
+        cases_since=cases_since,
+        customers=customers,
+        cases=cases,
+        shares=shares,
+        spreads=spreads,
+        policy=tier_policy_active(),
+        last_run=TierRun.objects.filter(finished_at__isnull=False).first(),
+        overrides_active=TierOverride.objects.filter(ended_at__isnull=True).count(),
+    )
+
+
+def tier_report_charts(report: TierReport) -> dict[str, dict[str, Any]]:
+    """The report's charts as `web/charts.js` reads them: the share of customers beside the share
+    of demand per tier (percent), and one box plot per dimension."""
+    tiers = [s.label for s in report.shares]
+    titles = {
+        "purchase": _("Purchase amount per customer (CNY)"),
+        "usage": _("Cases and inbound contacts per customer"),
+        "feedback": _("Useful feedback per customer"),
+    }
+    charts: dict[str, dict[str, Any]] = {
+        "shares": {
+            "title": _("Share of customers and of after-sales demand by tier"),
+            "categories": tiers,
+            "unit": "%",
+            "max": 100,
+            "series": [
+                {
+                    "name": _("Customers"),
+                    "values": [s.customer_percent for s in report.shares],
+                },
+                {
+                    "name": _("Cases, last 12 months"),
+                    "values": [s.case_percent for s in report.shares],
+                },
+            ],
+        }
+    }
+    for d in DIMENSIONS:
+        spreads = report.spreads[d]
+        charts[d] = {
+            "title": titles[d],
+            "categories": tiers,
+            "boxes": [
+                [round(x, 2) for x in (s.minimum, s.q1, s.median, s.q3, s.maximum)] for s in spreads
+            ],
+            "means": [round(s.mean, 2) for s in spreads],
+            "meanLabel": _("Mean"),
+        }
+    return charts
+
+
+def tier_changes(*, source: str = "", customer: Customer | None = None) -> QuerySet[TierChange]:
+    """Tier moves, newest first, optionally of one source or one customer."""
+    qs = TierChange.objects.select_related("customer", "actor").order_by("-occurred_at", "-id")
+    if source:
+        qs = qs.filter(source=source)
+    if customer is not None:
+        qs = qs.filter(customer=customer)
+    return qs
+
+
+def tier_overrides_active() -> QuerySet[TierOverride]:
+    """Overrides in force, soonest to expire first."""
+    return (
+        TierOverride.objects.filter(ended_at__isnull=True)
+        .select_related("customer", "set_by")
+        .order_by("expires_at", "id")
+    )
+
+
+def _score_text(value: Any) -> str:
+    try:
+        return f"{Decimal(str(value)):.3f}"
+    except ArithmeticError:
+        return str(value)
+
+
+def tier_change_text(change: TierChange) -> str:
+    """Why a customer moved, in the reader's language, from the change's stable code."""
+    p = change.params
+    if change.reason_code == "score":
+        if change.after == Tier.VIP:
+            return _("Score %(score)s reached the VIP cut-off %(cutoff)s") % {
+                "score": _score_text(p.get("score")),
+                "cutoff": _score_text(p.get("vip_cutoff")),
+            }
+        if change.after == Tier.LOW:
+            return _("Score %(score)s at or below the low cut-off %(cutoff)s") % {
+                "score": _score_text(p.get("score")),
+                "cutoff": _score_text(p.get("low_cutoff")),
+            }
+        return _("Score %(score)s between the low cut-off %(low)s and the VIP cut-off %(vip)s") % {
+            "score": _score_text(p.get("score")),
+            "low": _score_text(p.get("low_cutoff")),
+            "vip": _score_text(p.get("vip_cutoff")),
+        }
+    if change.reason_code == "override":
+        return _("Manager override until %(expires)s: %(reason)s") % {
+            "expires": str(p.get("expires_at", ""))[:10],
+            "reason": change.reason,
+        }
+    if change.reason_code == "override_expired":
+        return _("Override expired; the computed tier applies again (score %(score)s)") % {
+            "score": _score_text(p.get("score")),
+        }
+    if change.reason_code == "initial":
+        return _("Tier chosen when the customer file was opened")
+    return change.reason or change.reason_code
+
+
+@dataclass(frozen=True)
+class CustomerTier:
+    """A customer's tier position: last score, the override in force, recent moves."""
+
+    score: TierScore | None
+    override: TierOverride | None
+    changes: list[TierChange]
+
+
+def customer_tier(customer: Customer, *, changes: int = 10) -> CustomerTier:
+    return CustomerTier(
+        score=TierScore.objects.filter(customer=customer).first(),
+        override=TierOverride.objects.filter(customer=customer, ended_at__isnull=True)
+        .select_related("set_by")
+        .first(),
+        changes=list(tier_changes(customer=customer)[:changes]),
+    )

@@ -1,4 +1,4 @@
-"""Writes to the customer file (客户服务档案): create, update, contacts, tier, reveal, merge.
+"""Writes to the customer file (客户服务档案): create, update, contacts, tiers, reveal, merge.
 
 Every function here is one transaction, takes keyword-only arguments with the acting user as
 `actor`, checks the actor's permission itself (so no caller can skip it), runs `full_clean()`
@@ -6,27 +6,49 @@ before saving and leaves an audit row for anything sensitive. `actor=None` means
 (a channel gateway or an import) and is accepted only where no human decision is involved.
 """
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypedDict, Unpack
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from aftersales.accounts.models import User
 from aftersales.accounts.permissions import require_perm
-from aftersales.cases.models import Case, CaseEvent
+from aftersales.cases.models import OPEN_STATUSES, Case, CaseEvent
 from aftersales.catalog.models import Unit
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.services import audit_record, number_allocate
 
+from . import tiers
 from .contacts import contact_normalize
-from .models import Address, Channel, ContactPoint, Customer, Tier
+from .models import (
+    Address,
+    Channel,
+    ContactPoint,
+    Customer,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+    TierRun,
+    TierScore,
+)
+from .selectors import tier_activities
 
 NUMBER_PREFIX = "C"
 ADDRESS_FIELDS = ("province", "city", "district", "street", "postal_code")
+# A manager's tier override lasts at most this long; it can be renewed.
+MAX_OVERRIDE_DAYS = 730
+# Customers scored and written per transaction by a tier computation.
+TIER_CHUNK = 1000
+_CENT = Decimal("0.01")
 
 
 class CustomerChanges(TypedDict, total=False):
@@ -178,6 +200,16 @@ def customer_create(
         entity_id=customer.pk,
         data={"number": customer.number, "tier": customer.tier},
     )
+    if tier != Tier.REGULAR:
+        TierChange.objects.create(
+            customer=customer,
+            before="",
+            after=tier,
+            source=TierChange.Source.MANUAL_INITIAL,
+            reason_code="initial",
+            actor=actor,
+            occurred_at=customer.created_at,
+        )
     return customer
 
 
@@ -330,8 +362,17 @@ def address_add(
 
 
 @transaction.atomic
-def customer_set_tier(*, actor: User, customer: Customer, tier: str, reason: str) -> Customer:
-    """Set the value tier (客户价值分层) by hand, with a reason; audited with before and after."""
+def customer_set_tier(
+    *, actor: User, customer: Customer, tier: str, reason: str, expires_at: dt.datetime
+) -> Customer:
+    """Override the computed value tier (客户价值分层) by hand, with a reason, until `expires_at`.
+
+    The override beats every computation until it expires (then the next computation moves the
+    customer back to the computed tier, as `override_expired`) or a newer override replaces it.
+    Needs `customers.set_tier`. A reason is required and the expiry must lie in the future,
+    within `MAX_OVERRIDE_DAYS`. Audited with before and after; a change of tier is also a
+    `TierChange` (source `override`) and re-prioritises the customer's open cases at once.
+    """
     require_perm(actor, "customers.set_tier")
     _check_choice("tier", tier, Tier.values)
     reason = reason.strip()
@@ -339,26 +380,83 @@ def customer_set_tier(*, actor: User, customer: Customer, tier: str, reason: str
         raise ApplicationError(
             "reason_required", _("Say why the tier changes."), details={"reason": ""}, status=422
         )
+    now = clock.now()
+    _override_expiry_check(expires_at, now=now)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     customer_require_live(customer)
+    TierOverride.objects.filter(customer=customer, ended_at__isnull=True).update(
+        ended_at=now, end_reason=TierOverride.EndReason.REPLACED
+    )
+    override = TierOverride(
+        customer=customer,
+        tier=tier,
+        reason=reason,
+        expires_at=expires_at,
+        set_by=actor,
+        created_at=now,
+    )
+    override.full_clean()
+    override.save()
     before = customer.tier
+    audit_record(
+        actor=actor,
+        action="customer.tier_changed" if before != tier else "customer.tier_override_set",
+        entity="customer",
+        entity_id=customer.pk,
+        data={
+            "before": before,
+            "after": tier,
+            "reason": reason,
+            "expires_at": expires_at.isoformat(),
+            "override_id": override.pk,
+        },
+    )
     if before == tier:
         return customer
     customer.tier = tier
     customer.full_clean()
     customer.save(update_fields=["tier"])
-    audit_record(
+    TierChange.objects.create(
+        customer=customer,
+        before=before,
+        after=tier,
+        source=TierChange.Source.OVERRIDE,
+        reason=reason,
+        reason_code="override",
+        params={"override_id": override.pk, "expires_at": expires_at.isoformat()},
         actor=actor,
-        action="customer.tier_changed",
-        entity="customer",
-        entity_id=customer.pk,
-        data={"before": before, "after": tier, "reason": reason},
+        occurred_at=now,
     )
     # Priority is derived from tier: the customer's open cases follow at once.
     from aftersales.cases.services import case_priorities_refresh
 
     case_priorities_refresh(actor=actor, customer=customer)
     return customer
+
+
+def _override_expiry_check(expires_at: dt.datetime | None, *, now: dt.datetime) -> None:
+    if expires_at is None or timezone.is_naive(expires_at):
+        raise ApplicationError(
+            "expiry_required",
+            _("Say until when the tier holds (a date and time with its time zone)."),
+            details={"expires_at": None if expires_at is None else expires_at.isoformat()},
+            status=422,
+        )
+    if expires_at <= now:
+        raise ApplicationError(
+            "expiry_in_past",
+            _("The override must end in the future."),
+            details={"expires_at": expires_at.isoformat(), "now": now.isoformat()},
+            status=422,
+        )
+    if expires_at > now + dt.timedelta(days=MAX_OVERRIDE_DAYS):
+        raise ApplicationError(
+            "expiry_too_far",
+            _("An override can last at most %(days)d days; renew it when it ends.")
+            % {"days": MAX_OVERRIDE_DAYS},
+            details={"expires_at": expires_at.isoformat(), "max_days": MAX_OVERRIDE_DAYS},
+            status=422,
+        )
 
 
 @transaction.atomic
@@ -493,3 +591,335 @@ def customer_merge(
         },
     )
     return survivor
+
+
+# --- value tiers (客户分类管理) -------------------------------------------------------------------
+
+Progress = Callable[[int, int], None]
+
+
+def _policy_weights(policy: TierPolicy) -> tiers.Weights:
+    return tiers.Weights(
+        purchase=policy.weight_purchase,
+        usage=policy.weight_usage,
+        feedback=policy.weight_feedback,
+    )
+
+
+def tier_policy_get() -> TierPolicy:
+    """The active tier policy, created with the defaults if there is none."""
+    policy, _created = TierPolicy.objects.get_or_create(
+        is_active=True, defaults={"updated_at": clock.now()}
+    )
+    return policy
+
+
+@dataclass
+class _Applied:
+    changed: int = 0
+    kept_by_override: int = 0
+    overrides_expired: int = 0
+
+
+def _tiers_apply(
+    *,
+    scored: Mapping[int, tiers.Scored],
+    activities: Mapping[int, tiers.Activity],
+    cutoffs: tiers.Cutoffs,
+    now: dt.datetime,
+    actor: User | None,
+    run: TierRun | None,
+) -> _Applied:
+    """Store scores and move customers to their computed tier; call inside a transaction.
+
+    The customers' rows and their active overrides are locked (pk order) and read again, so
+    the decision uses the current tier and override even when someone changed them meanwhile.
+    A customer with an override in force keeps it; an override found expired is ended and the
+    customer moves to the computed tier. Every move is a `TierChange` with the score and the
+    cut-off, and the customer's open cases are re-prioritised in the same transaction.
+    """
+    applied = _Applied()
+    ids = sorted(scored)
+    # Only the tier is needed per customer; rows locked in pk order.
+    tiers_now = dict(
+        Customer.objects.select_for_update()
+        .filter(pk__in=ids, merged_into__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "tier")
+    )
+    overrides = {
+        o.customer_id: o
+        for o in TierOverride.objects.select_for_update()
+        .filter(customer_id__in=ids, ended_at__isnull=True)
+        .order_by("pk")
+    }
+    _scores_upsert(
+        [(pk, activities[pk], scored[pk]) for pk in ids if pk in tiers_now], computed_at=now
+    )
+    expired = [o for o in overrides.values() if o.expires_at <= now]
+    if expired:
+        TierOverride.objects.filter(pk__in=[o.pk for o in expired]).update(
+            ended_at=now, end_reason=TierOverride.EndReason.EXPIRED
+        )
+        applied.overrides_expired = len(expired)
+    cut = {
+        "vip_cutoff": None if cutoffs.vip is None else str(cutoffs.vip),
+        "low_cutoff": None if cutoffs.low is None else str(cutoffs.low),
+    }
+    changes: list[TierChange] = []
+    moved: dict[str, list[int]] = defaultdict(list)
+    for pk, current in tiers_now.items():
+        result = scored[pk]
+        override = overrides.get(pk)
+        if override is not None and override.expires_at > now:
+            applied.kept_by_override += 1
+            continue
+        if current == result.tier:
+            continue
+        crossed = tiers.crossed_cutoff(result.tier, cutoffs)
+        params: dict[str, Any] = {
+            "score": str(result.score),
+            "cutoff": None if crossed is None else str(crossed),
+            **cut,
+        }
+        if override is not None:
+            params |= {"override_id": override.pk, "expired_at": override.expires_at.isoformat()}
+        changes.append(
+            TierChange(
+                customer_id=pk,
+                before=current,
+                after=result.tier,
+                source=TierChange.Source.OVERRIDE_EXPIRED
+                if override is not None
+                else TierChange.Source.COMPUTED,
+                reason_code="override_expired" if override is not None else "score",
+                params=params,
+                actor=actor,
+                run=run,
+                occurred_at=now,
+            )
+        )
+        moved[result.tier].append(pk)
+    for tier, pks in moved.items():
+        Customer.objects.filter(pk__in=pks).update(tier=tier)
+    TierChange.objects.bulk_create(changes)
+    applied.changed = len(changes)
+    # Open cases follow the new tier (priority and what derives from it). A customer without
+    # open cases has nothing to re-prioritise, so the per-customer call is skipped for them.
+    from aftersales.cases.services import case_priorities_refresh
+
+    with_open = Customer.objects.filter(
+        pk__in=Case.objects.filter(
+            customer_id__in=[c.customer_id for c in changes], status__in=OPEN_STATUSES
+        ).values("customer_id")
+    ).order_by("pk")
+    for customer in with_open:
+        case_priorities_refresh(actor=actor, customer=customer)
+    return applied
+
+
+_SCORE_COLUMNS = (
+    "customer_id",
+    "purchase_amount",
+    "usage_count",
+    "feedback_count",
+    "purchase_score",
+    "usage_score",
+    "feedback_score",
+    "score",
+    "tier",
+    "computed_at",
+)
+
+
+def _scores_upsert(
+    rows: Sequence[tuple[int, tiers.Activity, tiers.Scored]], *, computed_at: dt.datetime
+) -> None:
+    """Insert or update the customers' `TierScore` rows in one statement per chunk.
+
+    Plain SQL (`INSERT ... ON CONFLICT DO UPDATE`, the same on SQLite and PostgreSQL): building
+    model instances and preparing every value through its field costs more than the whole
+    computation when all customers are scored.
+    """
+    if not rows:
+        return
+    table = connection.ops.quote_name(TierScore._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _SCORE_COLUMNS)
+    updates = ", ".join(
+        f"{connection.ops.quote_name(c)} = excluded.{connection.ops.quote_name(c)}"
+        for c in _SCORE_COLUMNS[1:]
+    )
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_SCORE_COLUMNS))}) "
+        f"ON CONFLICT ({connection.ops.quote_name('customer_id')}) DO UPDATE SET {updates}"
+    )
+    at = connection.ops.adapt_datetimefield_value(computed_at)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (
+                    pk,
+                    activity.purchase.quantize(_CENT),
+                    activity.usage,
+                    activity.feedback,
+                    *result.ranks,
+                    result.score,
+                    result.tier,
+                    at,
+                )
+                for pk, activity, result in rows
+            ],
+        )
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def tiers_recompute(*, actor: User | None = None, progress: Progress | None = None) -> TierRun:
+    """Compute every live customer's value tier (客户分类) under the active policy.
+
+    Reads the three dimensions for all customers in a few grouped queries, ranks and scores them
+    (`customers.tiers`), sets the cut-offs (percentile shares or thresholds), then writes in
+    chunks of `TIER_CHUNK` customers, one transaction each: scores, tier moves with their
+    `TierChange` (reason "score" with the score and cut-off), ended overrides, re-prioritised
+    open cases. Customers with an override in force keep their tier. Finally the policy keeps the
+    cut-offs and rank tables, so single customers can be re-scored until the next run
+    (`customer_tier_recompute`). `progress(done, total)` is called after every chunk. Safe to
+    run twice at once: each chunk decides on freshly locked rows. Returns the finished run.
+    """
+    require_perm(actor, "customers.set_tier", system_allowed=True)
+    now = clock.now()
+    policy = tier_policy_get()
+    activities = tier_activities(policy=policy, now=now)
+    percentile = policy.cutoff_mode == TierPolicy.CutoffMode.PERCENTILE
+    population = tiers.score_population(
+        activities,
+        weights=_policy_weights(policy),
+        percentile=percentile,
+        vip_share=policy.vip_share,
+        low_share=policy.low_share,
+        thresholds=None
+        if percentile
+        else tiers.Cutoffs(vip=policy.vip_threshold, low=policy.low_threshold),
+    )
+    cutoffs = population.cutoffs
+    run = TierRun.objects.create(
+        started_at=now,
+        actor=actor,
+        cutoff_mode=policy.cutoff_mode,
+        weights=_policy_weights(policy).as_dict(),
+        vip_cutoff=cutoffs.vip,
+        low_cutoff=cutoffs.low,
+        customers=len(activities),
+    )
+    ids = list(population.scored)
+    total, done = len(ids), 0
+    applied = _Applied()
+    if progress is not None:
+        progress(0, total)
+    for chunk in _chunks(ids, TIER_CHUNK):
+        with transaction.atomic():
+            result = _tiers_apply(
+                scored={pk: population.scored[pk] for pk in chunk},
+                activities=activities,
+                cutoffs=cutoffs,
+                now=now,
+                actor=actor,
+                run=run,
+            )
+        applied.changed += result.changed
+        applied.kept_by_override += result.kept_by_override
+        applied.overrides_expired += result.overrides_expired
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    counts = Counter(s.tier for s in population.scored.values())
+    with transaction.atomic():
+        policy = TierPolicy.objects.select_for_update().get(pk=policy.pk)
+        policy.vip_cutoff, policy.low_cutoff = cutoffs.vip, cutoffs.low
+        policy.rank_tables = {d: t.as_json() for d, t in population.tables.items()}
+        policy.scored_at = now
+        policy.save(update_fields=["vip_cutoff", "low_cutoff", "rank_tables", "scored_at"])
+        run.finished_at = clock.now()
+        run.vip, run.regular, run.low = (counts[t] for t in (Tier.VIP, Tier.REGULAR, Tier.LOW))
+        run.changed = applied.changed
+        run.kept_by_override = applied.kept_by_override
+        run.overrides_expired = applied.overrides_expired
+        run.save()
+        audit_record(
+            actor=actor,
+            action="customer.tiers_recomputed",
+            entity="tier_run",
+            entity_id=run.pk,
+            data={
+                "customers": run.customers,
+                "vip": run.vip,
+                "regular": run.regular,
+                "low": run.low,
+                "changed": run.changed,
+                "vip_cutoff": None if cutoffs.vip is None else str(cutoffs.vip),
+                "low_cutoff": None if cutoffs.low is None else str(cutoffs.low),
+            },
+        )
+    return run
+
+
+def customers_tier_recompute(*, customer_ids: Iterable[int]) -> int:
+    """Re-score some customers between full runs (e.g. after an import); returns moves made.
+
+    Uses the last full run's rank tables and cut-offs, so the customers land on the same scale
+    as everybody else; a dimension whose value did not change keeps its rank. Before the first
+    full run there is no scale yet and nothing happens. Overrides in force are kept, expired
+    ones ended, as in the full run.
+    """
+    policy = TierPolicy.objects.filter(is_active=True).first()
+    if policy is None or policy.scored_at is None or not policy.rank_tables:
+        return 0
+    tables = {d: tiers.RankTable.from_json(policy.rank_tables.get(d, {})) for d in tiers.DIMENSIONS}
+    cutoffs = tiers.Cutoffs(vip=policy.vip_cutoff, low=policy.low_cutoff)
+    weights = _policy_weights(policy)
+    now = clock.now()
+    changed = 0
+    for chunk in _chunks(sorted(set(customer_ids)), TIER_CHUNK):
+        with transaction.atomic():
+            activities = tier_activities(policy=policy, now=now, customer_ids=chunk)
+            previous = {
+                s.customer_id: (
+                    tiers.Activity(
+                        purchase=s.purchase_amount, usage=s.usage_count, feedback=s.feedback_count
+                    ),
+                    (s.purchase_score, s.usage_score, s.feedback_score),
+                )
+                for s in TierScore.objects.filter(customer_id__in=list(activities))
+            }
+            scored = {
+                pk: tiers.score_one(
+                    activity,
+                    weights=weights,
+                    tables=tables,
+                    cutoffs=cutoffs,
+                    previous=previous.get(pk),
+                )
+                for pk, activity in activities.items()
+            }
+            changed += _tiers_apply(
+                scored=scored,
+                activities=activities,
+                cutoffs=cutoffs,
+                now=now,
+                actor=None,
+                run=None,
+            ).changed
+    return changed
+
+
+def customer_tier_recompute(*, customer: Customer) -> TierScore | None:
+    """Re-score one customer with the stored cut-offs (called after a purchase is registered).
+
+    Returns the customer's new score, or None before the first full run or for a merged record.
+    """
+    customers_tier_recompute(customer_ids=[customer.pk])
+    return TierScore.objects.filter(customer_id=customer.pk).first()

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,10 +19,11 @@ from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
 
 from . import selectors, services
-from .forms import CustomerForm, MergeForm
-from .models import Customer
+from .forms import CustomerForm, MergeForm, TierOverrideForm
+from .models import Customer, TierChange
 
 SEARCH_PAGE_SIZE = 25
+TIER_CHANGES_PAGE_SIZE = 25
 # Where a service's error code belongs on the create form, and what it says there.
 CREATE_ERRORS = {
     "invalid_phone": ("phones", gettext_lazy("%(value)s is not a phone number.")),
@@ -116,6 +118,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "units": selectors.customer_units(customer, on=clock.today()),
         "cases": selectors.customer_cases_for(user=user, customer=customer),
         "timeline": selectors.customer_timeline(user=user, customer=customer),
+        "tier": selectors.customer_tier(customer, changes=5),
     }
     return render(request, "customers/detail.html", context)
 
@@ -167,3 +170,71 @@ def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
         % {"duplicate": duplicate.number, "survivor": survivor.number},
     )
     return redirect("web:customer_detail", pk=survivor.pk)
+
+
+# Where a tier service's error code belongs on the override form.
+TIER_FIELDS = {
+    "invalid_tier": "tier",
+    "reason_required": "reason",
+    "expiry_required": "expires_at",
+    "expiry_in_past": "expires_at",
+    "expiry_too_far": "expires_at",
+}
+
+
+@login_required
+@permission_required("customers.view_tier_report", raise_exception=True)
+def tier_report(request: HttpRequest) -> HttpResponse:
+    """Customer value tiers (客户分类): shares of customers and of demand per tier, how each
+    dimension spreads within the tiers, who moved (filter by source), overrides in force."""
+    source = request.GET.get("source", "")
+    if source not in TierChange.Source.values:
+        source = ""
+    report = selectors.tier_report(now=clock.now())
+    changes = Paginator(selectors.tier_changes(source=source), TIER_CHANGES_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "report": report,
+        "charts": selectors.tier_report_charts(report),
+        "changes": changes,
+        "source": source,
+        "sources": TierChange.Source.choices,
+        "overrides": selectors.tier_overrides_active()[:100],
+    }
+    return render(request, "customers/tiers.html", context)
+
+
+@login_required
+@permission_required("customers.set_tier", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def customer_tier_override(request: HttpRequest, pk: int) -> HttpResponse:
+    """A manager overrides the computed tier with a reason and an expiry (手动调整客户等级)."""
+    user = _user(request)
+    customer = selectors.customer_get_for(user, pk=pk)
+    form = TierOverrideForm(request.POST or None, initial={"tier": customer.tier})
+    context: dict[str, Any] = {
+        "customer": customer,
+        "form": form,
+        "tier": selectors.customer_tier(customer),
+    }
+    if request.method != "POST":
+        return render(request, "customers/tier_override.html", context)
+    if not form.is_valid():
+        return render(request, "customers/tier_override.html", context, status=422)
+    try:
+        services.customer_set_tier(actor=user, customer=customer, **form.cleaned_data)
+    except ApplicationError as exc:
+        form.add_error(TIER_FIELDS.get(exc.code), exc.message)
+        return render(request, "customers/tier_override.html", context, status=422)
+    messages.success(
+        request,
+        _("Tier of %(number)s set until %(expires)s.")
+        % {
+            "number": customer.number,
+            "expires": timezone.localtime(form.cleaned_data["expires_at"]).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+        },
+    )
+    return redirect("web:customer_detail", pk=customer.pk)

@@ -9,7 +9,10 @@ figure shown later comes from a genuine event stream.
 
 The figures are the department's own (PRODUCT.md §3): 826 cases in two months, hardware 43% /
 software 37% / service attitude 20%, high-value (VIP) customers 28% of customers and 62% of the
-cases. Counts are exact, not sampled.
+cases. Counts are exact, not sampled. A customer's `tier` in a specification is their profile
+(how much they buy and how often they ask for service); the tiers themselves are computed by
+`customers.services.tiers_recompute`, once when the two months begin and once at the end, and
+come out at about the same 28% / 62%.
 
 How it works: `customer_specs` and `case_plans` decide everything up front (pure, seeded
 `random.Random`), as specifications and lists of timed steps; writers then apply them.
@@ -58,6 +61,7 @@ from aftersales.cases.models import (
     OPEN_STATUSES,
     Case,
     CaseEvent,
+    CaseKind,
     Nature,
     SolutionType,
     Status,
@@ -76,6 +80,8 @@ from aftersales.core.phones import normalize_phone
 from aftersales.customers import services as customer_services
 from aftersales.customers.contacts import contact_normalize
 from aftersales.customers.models import Address, Channel, ContactPoint, Customer, Tier
+from aftersales.sla.clocks import LIVE_CHANNELS
+from aftersales.sla.services import sla_clocks_rebuild
 
 T = TypeVar("T")
 
@@ -1799,8 +1805,10 @@ def case_plans(
     rng.shuffle(tier_pool)
     vips = [c for c in customers if c.tier == Tier.VIP and not c.demo]
     others = [c for c in customers if c.tier != Tier.VIP and not c.demo]
-    # Cumulative weights: one draw is a bisection, not a pass over 70,000 customers.
-    vip_weights = list(itertools.accumulate(rng.paretovariate(1.6) for _ in vips))
+    # Cumulative weights: one draw is a bisection, not a pass over 70,000 customers. Heavy
+    # buyers nearly all use the service (a lighter tail among VIPs leaves few of them without a
+    # case), so the computed tiers find the same 28% / 62% split the department reports.
+    vip_weights = list(itertools.accumulate(rng.paretovariate(3.0) for _ in vips))
     other_weights = list(
         itertools.accumulate(
             rng.paretovariate(2.2) * (0.6 if c.tier == Tier.LOW else 1.0) for c in others
@@ -2043,13 +2051,12 @@ def _register_customers(
     *,
     users: dict[str, User],
     models: dict[str, ProductModel],
-    now: dt.datetime,
     show: bool,
 ) -> list[CustomerRef]:
-    """Open each customer's file and register their units through the services, in time order."""
-    rng = random.Random(f"register:{len(specs)}")
+    """Open each customer's file and register their units through the services, in time order.
+
+    Every customer starts on the regular tier; `seed_demo` then computes the tiers."""
     pick_agent = _agent_picker(users, len(specs))
-    manager = users["manager"]
     refs: list[CustomerRef] = []
     bar = _bar(desc="customers", total=len(specs), show=show, unit="customer")
     for batch in _chunks(specs, 50):
@@ -2069,21 +2076,6 @@ def _register_customers(
                         consent_contact=spec.consent_contact,
                         notes=spec.notes,
                     )
-                if spec.tier != Tier.REGULAR:
-                    # The tier is a manager's decision (客户价值分层), taken after the first weeks.
-                    review = min(
-                        spec.created_at + dt.timedelta(days=rng.randint(7, 40)),
-                        now - dt.timedelta(hours=2),
-                    )
-                    with clock.frozen_at(max(review, spec.created_at + dt.timedelta(minutes=5))):
-                        customer_services.customer_set_tier(
-                            actor=manager,
-                            customer=customer,
-                            tier=spec.tier,
-                            reason="按购买金额、服务频次和反馈价值评定"
-                            if spec.tier == Tier.VIP
-                            else "购买金额低、以自助服务为主",
-                        )
                 units: list[UnitRef] = []
                 for u in spec.units:
                     model = models[u.model_code]
@@ -2281,7 +2273,8 @@ def _bulk_customers(
                     preferred_language="zh-hans",
                     consent_contact=s.consent_contact,
                     notes=s.notes,
-                    tier=s.tier,
+                    # Tiers are computed once customers are written, as for service-built ones.
+                    tier=Tier.REGULAR,
                     created_at=s.created_at,
                     created_by=agent,
                 )
@@ -2307,7 +2300,7 @@ def _bulk_customers(
                 )  # fmt: skip
                 audits.append(
                     (spec.created_at, agent.pk, "customer.created", "customer", row.pk,
-                     {"number": row.number, "tier": spec.tier})
+                     {"number": row.number, "tier": row.tier})
                 )  # fmt: skip
                 for u in spec.units:
                     units.append(
@@ -2484,6 +2477,8 @@ class _BulkCase:
         c.team_id = self.team_ids[p["team"]]
         c.created_at = c.updated_at = step.at
         c.created_by_id = self.user_ids[step.actor]
+        # As `case_open`: on a live channel the conversation at intake is the first response.
+        c.first_response_at = step.at if p["channel"] in LIVE_CHANNELS else None
         self._event(
             step,
             CaseEvent.Kind.CREATED,
@@ -2491,7 +2486,12 @@ class _BulkCase:
             channel=p["channel"],
             direction=CaseEvent.Direction.INBOUND,
             body=p["description"],
-            data={"subject": p["subject"], "urgency": p["urgency"], "team": c.team_id},
+            data={
+                "subject": p["subject"],
+                "urgency": p["urgency"],
+                "team": c.team_id,
+                "kind": CaseKind.SERVICE,
+            },
         )
         if p["nature"]:
             self._classify(step)
@@ -2586,6 +2586,10 @@ class _BulkCase:
         self._event(step, CaseEvent.Kind.NOTE, body=step.params["body"].strip())
 
 
+def _tick(bar: Any) -> None:
+    bar.update(1)
+
+
 def _bulk_cases(
     plans: Sequence[CasePlan], *, users: dict[str, User], teams: dict[str, Team], show: bool
 ) -> int:
@@ -2593,6 +2597,7 @@ def _bulk_cases(
     user_ids = {name: u.pk for name, u in users.items()}
     team_ids = {code: t.pk for code, t in teams.items()}
     events = 0
+    written: list[int] = []
     bar = _bar(desc="cases (bulk)", total=len(plans), show=show, unit="case")
     for batch in _chunks(plans, BULK_BATCH):
         numbers = _numbers("SR", [p.opened_at for p in batch])
@@ -2604,9 +2609,14 @@ def _bulk_cases(
             Case.objects.bulk_create([b.case for b in built], batch_size=500)
             rows = [(b.case.pk, *e) for b in built for e in b.events]
             _insert(CaseEvent, EVENT_COLUMNS, rows)
+        written.extend(b.case.pk for b in built if b.case.pk is not None)
         events += len(rows)
         bar.update(len(batch))
     bar.close()
+    # The SLA clocks are derived from the events just written, as the services would have.
+    clocks_bar = _bar(desc="SLA clocks", total=len(written), show=show, unit="case")
+    sla_clocks_rebuild(case_ids=written, progress=lambda done, total: _tick(clocks_bar))
+    clocks_bar.close()
     return events
 
 
@@ -2658,7 +2668,7 @@ def write_customers(specs: Sequence[CustomerSpec], *, bulk: bool) -> list[Custom
     models = {m.code: m for m in ProductModel.objects.filter(code__in=list(MODEL_BY_CODE))}
     if bulk:
         return _bulk_customers(specs, users=users, models=models, show=False)
-    return _register_customers(specs, users=users, models=models, now=clock.now(), show=False)
+    return _register_customers(specs, users=users, models=models, show=False)
 
 
 def write_cases(plans: Sequence[CasePlan], *, bulk: bool, show_progress: bool = False) -> None:
@@ -2696,7 +2706,11 @@ def seed_demo(
     specs, last_serial = customer_specs(
         random.Random(f"{seed}:customers"), now, customers, with_demo=True
     )
-    refs = _register_customers(specs, users=users, models=models, now=now, show=show_progress)
+    refs = _register_customers(specs, users=users, models=models, show=show_progress)
+    # Tiers as computed when the two months of cases begin (purchases only: no cases yet),
+    # so cases open with the priority their customer's tier gives.
+    with clock.frozen_at(now - dt.timedelta(days=WINDOW_DAYS)):
+        customer_services.tiers_recompute()
     plans = case_plans(random.Random(f"{seed}:cases"), now, refs, cases)
     _open_cases_through_services(plans, users=users, teams=teams, show=show_progress)
     if scale > 1:
@@ -2713,6 +2727,9 @@ def seed_demo(
         )
         _bulk_cases(extra_plans, users=users, teams=teams, show=show_progress)
         report.bulk_cases = len(extra_plans)
+    # Today's tiers, from purchases, the cases and contacts of the two months, and feedback.
+    with clock.frozen_at(now):
+        customer_services.tiers_recompute()
     report.teams = Team.objects.count()
     report.staff = User.objects.count()
     report.product_models = ProductModel.objects.count()

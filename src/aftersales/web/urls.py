@@ -9,4 +9,6 @@ urlpatterns = [
     path("customers/", include("aftersales.customers.urls")),
     path("units/", include("aftersales.catalog.urls")),
     path("cases/", include("aftersales.cases.urls")),
+    path("sla/", include("aftersales.sla.urls")),
+    path("notifications/", include("aftersales.notifications.urls")),
 ]

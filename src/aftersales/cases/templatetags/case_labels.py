@@ -56,3 +56,16 @@ def duration(value: dt.timedelta | None) -> str:
     if hours:
         return _("%(h)d h %(m)d min") % {"h": hours, "m": mins}
     return _("%(m)d min") % {"m": mins}
+
+
+@register.filter
+def metric_label(code: str) -> str:
+    from aftersales.sla.models import Metric  # the sla app builds on cases
+
+    return _label(Metric, code)
+
+
+@register.filter
+def iso(value: dt.datetime | None) -> str:
+    """An aware datetime as ISO 8601 for `data-` attributes the live countdown reads."""
+    return value.isoformat() if value else ""

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 SRC_DIR = Path(__file__).resolve().parents[2]
 PROJECT_DIR = SRC_DIR.parent.parent if (SRC_DIR.parent.name == "src") else SRC_DIR.parent
@@ -27,6 +28,8 @@ INSTALLED_APPS = [
     "aftersales.customers",
     "aftersales.catalog",
     "aftersales.cases",
+    "aftersales.sla",
+    "aftersales.notifications",
     "aftersales.web",
 ]
 
@@ -118,12 +121,47 @@ FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Key of the HMAC blind index used for exact-match look-ups of encrypted values.
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
 
+# Outgoing mail (notification copies): SMTP in production via EMAIL_BACKEND/EMAIL_HOST...;
+# the embedded default prints mails on the console instead of needing a mail server.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="aftersales@localhost")
+
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not bool(REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work, run by `celery beat` in production and by the in-process scheduler of
+# `aftersales serve` in the embedded default. Sweeps are idempotent, so a missed or doubled
+# tick is harmless.
+CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {"task": "sla.sweep", "schedule": env.float("SLA_SWEEP_SECONDS", default=60.0)},
+    "routing-sweep": {
+        "task": "cases.routing_sweep",
+        "schedule": env.float("ROUTING_SWEEP_SECONDS", default=60.0),
+    },
+    "tiers-recompute": {
+        "task": "customers.tiers_recompute",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "calendars-sync-holidays": {
+        "task": "core.calendars_sync_holidays",
+        "schedule": crontab(day_of_month=1, hour=3, minute=0),
+    },
+}
+CELERY_TASK_ACKS_LATE = True  # a task lost with a killed worker is delivered again
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Run the beat schedule in a thread of the web process (only when no broker is configured).
+EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not bool(REDIS_URL))
+
+# Calendar of staff who have none of their own (agents' shifts, routing availability).
+DEFAULT_WORK_CALENDAR = env.str("DEFAULT_WORK_CALENDAR", default="cn-mainland")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
