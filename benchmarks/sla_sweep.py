@@ -21,8 +21,10 @@ At each size it measures, with `sla_sweep(now=...)` in-process:
 - the sweep's candidate query alone (the exact SQL the idle sweep sent);
 - a sweep with `--due` clocks due, half breaches (first response) and half warnings
   (resolution), on cases spread evenly over the table. Escalation rules fire as configured by
-  the migrations (events, priority, notifications). Before each repetition the due clocks are
-  put back and what the sweep wrote is deleted, so every repetition does the same work;
+  the migrations (events, priority, notifications; the notifications' e-mail copies are queued
+  to Celery's in-memory transport, as they are to the broker in production, not sent inside the
+  sweep). Before each repetition the due clocks are put back and what the sweep wrote is
+  deleted (then VACUUM), so every repetition does the same work;
 - two references in the same run: one case looked up by its number (a unique-index hit, which
   should not grow) and `count(*)` over the open cases (which grows with N).
 
@@ -127,6 +129,7 @@ class SweepBench:
 
         from aftersales.accounts.models import Team, TeamMembership, User
         from aftersales.cases.models import Case, Status
+        from aftersales.core import clock
         from aftersales.customers.models import Customer, Tier
         from aftersales.sla.clocks import clocks_sync
         from aftersales.sla.models import SlaClock
@@ -134,7 +137,7 @@ class SweepBench:
         self.due = due
         self.noticed_percent = noticed_percent
         # One fixed "now" for the whole run: every due time is placed relative to it.
-        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.now = clock.now().replace(microsecond=0)
         self.explains: dict[str, str] = {}
         team = Team.objects.create(code="bench-desk", name="Benchmark desk", kind="frontline")
         supervisor = User.objects.create_user(username="bench-supervisor", email="")
