@@ -132,14 +132,17 @@ class SlaClock(models.Model):
         ]
         indexes = [
             # The sweep's two questions, answered from small partial indexes.
+            # `include` makes both index-only scans on PostgreSQL (case ids without the heap).
             models.Index(
                 fields=["warn_at"],
                 condition=models.Q(state="running", warned_at__isnull=True),
+                include=["case_id"],
                 name="sla_clock_warn_due",
             ),
             models.Index(
                 fields=["due_at"],
                 condition=models.Q(state="running", breach_noticed_at__isnull=True),
+                include=["case_id"],
                 name="sla_clock_breach_due",
             ),
             models.Index(fields=["breached_at"], name="sla_clock_breached"),

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from aftersales.accounts.models import Team, TeamMembership, User
 from aftersales.accounts.permissions import require_perm
@@ -59,21 +58,13 @@ def sla_sweep(
     run = SweepRun.objects.create(started_at=clock_module.now(), worker=_worker_name())
     result = SweepResult()
     rules = list(EscalationRule.objects.filter(is_active=True).select_related("move_to_team"))
-    # Cases already handled or found locked in this run are not taken again, so a row held
-    # by another worker cannot keep this one looping.
+    # Handled clocks leave both partial indexes; only cases another worker holds stay there,
+    # and those are skipped for the rest of this run so they cannot keep it looping.
+    held: set[int] = set()
     seen: set[int] = set()
     while True:
-        candidates = list(
-            SlaClock.objects.filter(state=SlaClock.State.RUNNING)
-            .filter(
-                Q(warned_at__isnull=True, warn_at__lte=now)
-                | Q(breach_noticed_at__isnull=True, due_at__lte=now)
-            )
-            .exclude(case_id__in=seen)
-            .order_by("case_id")
-            .values_list("case_id", flat=True)
-            .distinct()[:batch_size]
-        )
+        candidates = sorted(set(_due_case_ids(now, held=held, limit=batch_size)) - seen)
+        candidates = candidates[:batch_size]
         if not candidates:
             break
         seen.update(candidates)
@@ -85,6 +76,7 @@ def sla_sweep(
                 .values_list("pk", flat=True)
             )
             result.skipped_locked += len(candidates) - len(locked)
+            held.update(set(candidates) - set(locked))
             for case_id in locked:
                 _sweep_case(case_id, now=now, rules=rules, result=result)
         result.batches += 1
@@ -98,6 +90,22 @@ def sla_sweep(
     )
     run.save(update_fields=["finished_at", "warnings", "breaches", "escalations"])
     return result
+
+
+def _due_case_ids(now: dt.datetime, *, held: set[int], limit: int) -> list[int]:
+    """Cases with a warning or a breach due, read from the two partial indexes.
+
+    One query per index, each in its index's own order: a single query with OR makes the
+    planner misjudge how many rows match (recorded breaches keep their due time) and walk the
+    whole clock table instead, which grows with every open case.
+    """
+    running = SlaClock.objects.filter(state=SlaClock.State.RUNNING).exclude(case_id__in=held)
+    warn = running.filter(warned_at__isnull=True, warn_at__lte=now).order_by("warn_at")
+    due = running.filter(breach_noticed_at__isnull=True, due_at__lte=now).order_by("due_at")
+    return [
+        *warn.values_list("case_id", flat=True)[:limit],
+        *due.values_list("case_id", flat=True)[:limit],
+    ]
 
 
 def _sweep_case(
