@@ -242,3 +242,49 @@ def _snapshot(cases: Any) -> list[tuple[Any, ...]]:
         assert CASE_NUMBER.match(case.number)
         rows.append((*[getattr(case, f) for f in fields], events, clocks))
     return rows
+
+
+def test_a_vip_request_lands_with_a_senior_agent_on_shift(seeded: str) -> None:
+    """At 20:00 on a weekday the office desks are closed; the 7×24 VIP desk is not."""
+    from aftersales.accounts.selectors import user_is_available
+    from aftersales.cases.services import case_open
+
+    vip = Customer.objects.filter(tier="vip", merged_into__isnull=True).order_by("pk").first()
+    assert vip is not None
+    today = timezone.localdate(clock.now())
+    wednesday = today + dt.timedelta(days=(2 - today.weekday()) % 7 + 7)
+    evening = dt.datetime.combine(wednesday, dt.time(20, 0), tzinfo=timezone.get_current_timezone())
+    with clock.frozen_at(evening):
+        case, _ = case_open(
+            actor=User.objects.get(username="agent"),
+            customer=vip,
+            channel="app",
+            subject="手表无法开机",
+            nature="hardware",
+            subcategory="no_power",
+        )
+    case.refresh_from_db()
+    assert case.team is not None and case.team.kind == Team.Kind.VIP
+    assert case.assignee is not None
+    assert case.assignee.seniority in ("senior", "expert")
+    assert user_is_available(case.assignee, evening)
+    routed = case.events.get(kind=CaseEvent.Kind.ROUTED)
+    assert routed.data["chosen"] == case.assignee.pk and routed.data["rule_name"]
+    # The case's first response is due 30 minutes later on the hotline calendar.
+    clock_fr = case.clocks.get(metric="first_response")
+    assert clock_fr.due_at == evening + dt.timedelta(minutes=30)
+
+
+def test_demo_shows_availability_and_feedback(seeded: str) -> None:
+    from aftersales.accounts.models import Absence
+
+    assert Absence.objects.filter(user__username="sz.heli").exists()
+    assert not User.objects.get(username="sz.liyan").accepting_cases
+    assert set(
+        User.objects.filter(username__startswith="tech.", seniority="expert").values_list(
+            "username", flat=True
+        )
+    ) == {"tech.dengbo", "tech.xiaoyu"}
+    useful = Case.objects.filter(useful_feedback=True)
+    assert useful.count() >= 10
+    assert CaseEvent.objects.filter(kind="feedback", case__in=useful).count() == useful.count()

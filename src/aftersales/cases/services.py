@@ -19,7 +19,7 @@ from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.services import number_allocate
 from aftersales.customers.models import Channel, Customer
-from aftersales.sla.clocks import LIVE_CHANNELS, clocks_sync
+from aftersales.sla.clocks import LIVE_CHANNELS, SpecCache, clocks_sync
 
 from .models import (
     OPEN_STATUSES,
@@ -574,7 +574,9 @@ def case_note_add(*, actor: User, case: Case, body: str) -> CaseEvent:
         return _event(case, kind=CaseEvent.Kind.NOTE, actor=actor, at=now, body=body)
 
 
-def case_priorities_refresh(*, actor: User | None, customer: Customer) -> int:
+def case_priorities_refresh(
+    *, actor: User | None, customer: Customer, specs: SpecCache | None = None
+) -> int:
     """Recompute the priority of a customer's open cases after their tier changed.
 
     Each change is an event with before and after; returns how many cases changed.
@@ -590,7 +592,7 @@ def case_priorities_refresh(*, actor: User | None, customer: Customer) -> int:
         for case in open_cases:
             # The tier moves the SLA policy too: the clocks are recomputed from history.
             case.customer = customer
-            clocks_sync(case=case, actor=actor, now=now, reason="tier")
+            clocks_sync(case=case, actor=actor, now=now, reason="tier", specs=specs)
             priority = priority_for(
                 urgency=case.urgency, tier=customer.tier, boost=case.priority_boost
             )

@@ -713,8 +713,9 @@ def _tiers_apply(
             customer_id__in=[c.customer_id for c in changes], status__in=OPEN_STATUSES
         ).values("customer_id")
     ).order_by("pk")
+    specs: dict[int, Any] = {}  # one calendar spec per calendar for the whole run
     for customer in with_open:
-        case_priorities_refresh(actor=actor, customer=customer)
+        case_priorities_refresh(actor=actor, customer=customer, specs=specs)
     return applied
 
 

@@ -53,6 +53,7 @@ from django.db.models import (
 from django.utils import timezone
 from tqdm import tqdm
 
+from aftersales.accounts import services as accounts_services
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.roles import ROLE_LABELS, ROLE_SCOPES, Role
 from aftersales.accounts.services import roles_sync, staff_create, team_create
@@ -74,7 +75,7 @@ from aftersales.core import clock
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
 from aftersales.core.fields import EncryptedTextField
-from aftersales.core.models import AuditEvent
+from aftersales.core.models import AuditEvent, BusinessCalendar
 from aftersales.core.models import Sequence as NumberSequence
 from aftersales.core.phones import normalize_phone
 from aftersales.customers import services as customer_services
@@ -149,6 +150,8 @@ class StaffSpec:
     sees: str = ""
     demo: bool = False  # one of the documented demo logins
     weight: int = 1  # how much more often the planner picks this person (demo logins: more)
+    seniority: str = ""  # blank: senior for senior agents, junior otherwise
+    calendar: str = ""  # working hours; blank: the default office calendar
 
 
 STAFF: tuple[StaffSpec, ...] = (
@@ -179,6 +182,7 @@ STAFF: tuple[StaffSpec, ...] = (
         sees="VIP desk cases; can merge duplicate customers",
         demo=True,
         weight=3,
+        calendar="always-open",
     ),
     StaffSpec(
         "support",
@@ -188,6 +192,7 @@ STAFF: tuple[StaffSpec, ...] = (
         sees="Technical-support team cases (escalated diagnosis, depot repair)",
         demo=True,
         weight=2,
+        seniority="expert",
     ),
     StaffSpec(
         "tech",
@@ -259,11 +264,12 @@ STAFF: tuple[StaffSpec, ...] = (
     StaffSpec("sh.xuhao", "徐浩", Role.FRONTLINE_AGENT, teams=("desk-sh",)),
     StaffSpec("sh.shenyi", "沈怡", Role.SENIOR_AGENT, teams=("desk-sh",)),
     StaffSpec("sh.luming", "陆明", Role.SUPERVISOR, leads=("desk-sh",)),
-    StaffSpec("vip.tanglin", "唐琳", Role.SENIOR_AGENT, teams=("vip",)),
-    StaffSpec("vip.fengkai", "冯凯", Role.SENIOR_AGENT, teams=("vip",)),
+    # The VIP hotline is staffed around the clock (7×24).
+    StaffSpec("vip.tanglin", "唐琳", Role.SENIOR_AGENT, teams=("vip",), calendar="always-open"),
+    StaffSpec("vip.fengkai", "冯凯", Role.SENIOR_AGENT, teams=("vip",), calendar="always-open"),
     StaffSpec("vip.caoying", "曹颖", Role.SUPERVISOR, leads=("vip",)),
-    StaffSpec("tech.dengbo", "邓博", Role.TECH_SUPPORT, teams=("tech",)),
-    StaffSpec("tech.xiaoyu", "肖宇", Role.TECH_SUPPORT, teams=("tech",)),
+    StaffSpec("tech.dengbo", "邓博", Role.TECH_SUPPORT, teams=("tech",), seniority="expert"),
+    StaffSpec("tech.xiaoyu", "肖宇", Role.TECH_SUPPORT, teams=("tech",), seniority="expert"),
     StaffSpec("tech.pengtao", "彭涛", Role.SUPERVISOR, leads=("tech",)),
     StaffSpec("fs.luohao", "罗浩", Role.TECHNICIAN, teams=("field-south",)),
     StaffSpec("fs.liangjian", "梁建", Role.TECHNICIAN, teams=("field-south",)),
@@ -1992,6 +1998,7 @@ def _teams_and_staff(now: dt.datetime, show: bool) -> tuple[dict[str, Team], dic
             bar.update()
         # One hash for the shared demo password: hashing is deliberately slow.
         password_hash = make_password(DEMO_PASSWORD)
+        calendars = {c.code: c for c in BusinessCalendar.objects.all()}
         for s in STAFF:
             user = staff_create(
                 username=s.username,
@@ -2002,6 +2009,8 @@ def _teams_and_staff(now: dt.datetime, show: bool) -> tuple[dict[str, Team], dic
                 teams=[teams[c] for c in s.teams],
                 leads=[teams[c] for c in s.leads],
                 email=f"{s.username}@aftersales.example.com",
+                seniority=s.seniority,
+                work_calendar=calendars.get(s.calendar) if s.calendar else None,
             )
             if s.role == Role.ADMINISTRATOR:
                 # staff_create has no superuser switch; the demo admin also gets the Django admin.
@@ -2680,6 +2689,45 @@ def write_cases(plans: Sequence[CasePlan], *, bulk: bool, show_progress: bool = 
         _open_cases_through_services(plans, users=users, teams=teams, show=show_progress)
 
 
+def _useful_feedback(
+    plans: Sequence[CasePlan], *, users: dict[str, User], now: dt.datetime
+) -> None:
+    """Mark some resolved hardware and software reports as useful product feedback (about one
+    in twelve), the third dimension of the value tiers."""
+    numbers = [
+        c.number
+        for c in Case.objects.filter(
+            status__in=[Status.RESOLVED, Status.CLOSED], nature__in=["hardware", "software"]
+        ).order_by("pk")
+    ]
+    with clock.frozen_at(now):
+        for number in numbers[::12]:
+            case = Case.objects.get(number=number)
+            case_services.case_mark_useful_feedback(
+                actor=users["supervisor"]
+                if case.team and case.team.code == "desk-sz"
+                else users["manager"],
+                case=case,
+                useful=True,
+                reason="故障描述详细，已转研发质量分析",
+            )
+
+
+def _availability(users: dict[str, User], *, now: dt.datetime) -> None:
+    """Make the routing's availability rules visible: one agent on training this week, one
+    who has set herself away."""
+    with clock.frozen_at(now):
+        accounts_services.absence_record(
+            actor=users["supervisor"],
+            user=users["sz.heli"],
+            starts_at=now - dt.timedelta(days=1),
+            ends_at=now + dt.timedelta(days=6),
+            reason="training",
+            note="新产品线培训",
+        )
+        accounts_services.availability_set(actor=users["sz.liyan"], accepting=False)
+
+
 def seed_demo(
     *,
     seed: int = DEFAULT_SEED,
@@ -2727,6 +2775,8 @@ def seed_demo(
         )
         _bulk_cases(extra_plans, users=users, teams=teams, show=show_progress)
         report.bulk_cases = len(extra_plans)
+    _useful_feedback(plans, users=users, now=now)
+    _availability(users, now=now)
     # Today's tiers, from purchases, the cases and contacts of the two months, and feedback.
     with clock.frozen_at(now):
         customer_services.tiers_recompute()
