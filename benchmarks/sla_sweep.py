@@ -53,7 +53,8 @@ SIZES = (10_000, 100_000, 1_000_000)
 CHUNK = 50_000  # cases per INSERT ... SELECT (and their clocks): one transaction each
 SPREAD_SECONDS = 3 * 24 * 3600  # future due times are spread over the next three days
 PARTIAL_INDEXES = ("sla_clock_warn_due", "sla_clock_breach_due")
-CANDIDATE_SQL = 'SELECT DISTINCT "sla_slaclock"."case_id"'
+# The sweep asks each partial index for due case ids: one query for warnings, one for breaches.
+CANDIDATE_SQL = 'SELECT "sla_slaclock"."case_id" AS "case_id" FROM "sla_slaclock"'
 # Tables the sweep writes to, put back between repetitions.
 SWEEP_TABLES = (
     "sla_slaclock",
@@ -345,11 +346,14 @@ class SweepBench:
             result = sweep()
         if result.warnings or result.breaches or not log.candidates:
             raise SystemExit(f"the idle sweep found work or sent no candidate query: {result}")
-        idle_query = log.candidates[0]
+        idle_queries = list(log.candidates)
         out["idle_queries"] = log.count
         out["idle"] = common.timed(sweep, repeat=idle)
-        out["candidate"] = common.timed(lambda: self._execute(*idle_query), repeat=idle)
-        self.explains["idle"] = self._explain(*idle_query)
+        out["candidate"] = common.timed(
+            lambda: [self._execute(*q) for q in idle_queries], repeat=idle
+        )
+        for n, query in enumerate(idle_queries, start=1):
+            self.explains[f"idle, query {n} of {len(idle_queries)}"] = self._explain(*query)
 
         # Busy: `due` clocks due. A logged, untimed run checks the work and counts the queries.
         self.choose_due()
@@ -501,12 +505,12 @@ def report(
             f"EXPLAIN (ANALYZE, BUFFERS) of the sweep's candidate query, {name}, N = {largest:,}:"
         )
         print("\n".join("    " + line for line in plan.splitlines()))
+        # Each of the two candidate queries is answered from its own partial index.
         used = [index for index in PARTIAL_INDEXES if index in plan]
-        if len(used) == len(PARTIAL_INDEXES):
-            print("    -> answered from both partial indexes")
+        if used:
+            print(f"    -> answered from the partial index {', '.join(used)}")
         else:
-            missing = ", ".join(i for i in PARTIAL_INDEXES if i not in used)
-            print(f"    -> WARNING: the plan does not use {missing}")
+            print(f"    -> WARNING: the plan uses neither of {', '.join(PARTIAL_INDEXES)}")
         print()
 
 

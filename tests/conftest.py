@@ -13,6 +13,34 @@ from aftersales.accounts.services import api_token_create, staff_create, team_cr
 PASSWORD = "Demo-pass-2026"
 
 
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
+    """Put back what the migrations install (roles, calendars, SLA policies, routing rules)
+    for tests that commit: an earlier such test ends by emptying every table."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from aftersales.accounts.services import roles_sync
+    from aftersales.cases.routing_defaults import default_rules_install
+    from aftersales.core.calendars import default_calendars_ensure
+    from aftersales.sla.defaults import sla_defaults_ensure
+
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.management import create_contenttypes
+
+    if not Permission.objects.exists():
+        for app_config in apps.get_app_configs():
+            create_contenttypes(app_config, verbosity=0)
+            create_permissions(app_config, verbosity=0)
+    roles_sync()
+    default_calendars_ensure()
+    sla_defaults_ensure()
+    default_rules_install()
+
+
 @pytest.fixture
 def desk_team(db: Any) -> Team:
     return team_create(

@@ -546,7 +546,7 @@ def _run_concurrently(n: int, fn: Callable[[int], T]) -> list[T]:
 def _postgres(test: Callable[..., None]) -> Callable[..., None]:
     for mark in (
         pytest.mark.postgres,
-        pytest.mark.django_db(transaction=True),
+        pytest.mark.django_db(transaction=True, serialized_rollback=True),
         pytest.mark.skipif(
             connection.vendor != "postgresql", reason="needs PostgreSQL row locks (make test-pg)"
         ),

@@ -370,3 +370,17 @@ def test_tier_change_reprioritises_open_cases(manager: User, agent: User, custom
     assert open_case.priority == 2 and done.priority == 3
     event = open_case.events.get(kind="priority")
     assert event.data == {"before": 3, "after": 2, "tier": "vip"}
+
+
+def test_reassigning_a_routed_case_is_recorded_as_an_override(
+    agent: User, senior_agent: User, supervisor: User, customer: Any
+) -> None:
+    case, _ = case_open(actor=agent, customer=customer, channel="email", subject="发票开错")
+    routed = case.events.get(kind="routed")
+    case_assign(actor=supervisor, case=case, assignee=senior_agent, reason="熟悉该客户")
+    event = case.events.filter(kind="assigned").latest("id")
+    assert event.data["overrides_routing"] == routed.pk
+    assert event.actor == supervisor and event.body == "熟悉该客户"
+    # A further reassignment overrides a person, not the rules.
+    case_assign(actor=supervisor, case=case, assignee=agent)
+    assert "overrides_routing" not in case.events.filter(kind="assigned").latest("id").data

@@ -387,6 +387,14 @@ def case_assign(
             "from_assignee": case.assignee_id,
             "to_assignee": assignee.pk if assignee else None,
         }
+        last = (
+            case.events.filter(kind__in=[CaseEvent.Kind.ROUTED, CaseEvent.Kind.ASSIGNED])
+            .order_by("-occurred_at", "-id")
+            .first()
+        )
+        if last is not None and last.kind == CaseEvent.Kind.ROUTED:
+            # A person overrides the rules' decision: say which one, for the routing report.
+            data["overrides_routing"] = last.pk
         case.team, case.assignee, case.updated_at = target_team, assignee, now
         _event(case, kind=CaseEvent.Kind.ASSIGNED, actor=actor, at=now, body=reason, data=data)
         if case.status not in ASSIGN_KEEPS_STATUS:

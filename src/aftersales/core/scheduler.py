@@ -39,14 +39,14 @@ class EmbeddedScheduler(threading.Thread):
             name: (entry["task"], _as_schedule(entry["schedule"]))
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
         }
-        # Interval tasks run soon after start; crontab ones wait for their time.
-        self.last_run: dict[str, dt.datetime] = {}
+        # Interval tasks are due at once (a restart catches up); crontab ones wait for their time.
+        started = dt.datetime.now(dt.UTC)
+        self.last_run: dict[str, dt.datetime] = {
+            name: started - sched.run_every if isinstance(sched, celery_schedule) else started
+            for name, (_task, sched) in self.entries.items()
+        }
 
     def run(self) -> None:
-        started = dt.datetime.now(dt.UTC)
-        for name, (_task, sched) in self.entries.items():
-            interval = isinstance(sched, celery_schedule)
-            self.last_run[name] = started - sched.run_every if interval else started
         while not self.stopping.wait(self.tick):
             self.run_due()
 

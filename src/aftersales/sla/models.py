@@ -40,6 +40,7 @@ class SlaPolicy(models.Model):
     )
     # Case statuses in which the clocks stand still (e.g. waiting for the customer).
     pause_statuses = models.JSONField(_("pause in statuses"), default=list, blank=True)
+    # xgettext:no-python-format
     warn_percent = models.PositiveSmallIntegerField(_("warn at % of the time"), default=75)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -121,9 +121,9 @@ FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Key of the HMAC blind index used for exact-match look-ups of encrypted values.
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
 
-# Outgoing mail (notification copies): SMTP in production via EMAIL_BACKEND/EMAIL_HOST...;
-# the embedded default prints mails on the console instead of needing a mail server.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Outgoing mail (notification copies): SMTP via EMAIL_HOST...; the embedded default writes
+# them to files under var/mail instead of needing a mail server (see dev.py).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")

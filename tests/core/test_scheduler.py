@@ -1,0 +1,28 @@
+"""The in-process scheduler of the embedded default runs the beat schedule's tasks when due."""
+
+from typing import Any
+
+from aftersales.core.scheduler import EmbeddedScheduler
+from aftersales.sla.models import SweepRun
+
+
+def test_interval_tasks_run_at_start_and_then_wait_for_their_interval(db: Any) -> None:
+    scheduler = EmbeddedScheduler()
+    ran = scheduler.run_due()
+    # The SLA and routing sweeps are due at once; the nightly tier run and the monthly holiday
+    # sync wait for their time.
+    assert set(ran) == {"sla-sweep", "routing-sweep"}
+    assert SweepRun.objects.count() == 1
+    assert scheduler.run_due() == []
+    assert SweepRun.objects.count() == 1
+
+
+def test_a_failing_task_does_not_stop_the_others(db: Any, monkeypatch: Any) -> None:
+    def broken(**_: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("aftersales.sla.tasks.sla_sweep", broken)
+    scheduler = EmbeddedScheduler()
+    ran = scheduler.run_due()
+    assert set(ran) == {"sla-sweep", "routing-sweep"}
+    assert SweepRun.objects.count() == 0
