@@ -21,15 +21,15 @@ def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
     if marker is None or not marker.kwargs.get("transaction"):
         return
     request.getfixturevalue("transactional_db")
-    from aftersales.accounts.services import roles_sync
-    from aftersales.cases.routing_defaults import default_rules_install
-    from aftersales.core.calendars import default_calendars_ensure
-    from aftersales.sla.defaults import sla_defaults_ensure
-
     from django.apps import apps
     from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Permission
     from django.contrib.contenttypes.management import create_contenttypes
+
+    from aftersales.accounts.services import roles_sync
+    from aftersales.cases.routing_defaults import default_rules_install
+    from aftersales.core.calendars import default_calendars_ensure
+    from aftersales.sla.defaults import sla_defaults_ensure
 
     if not Permission.objects.exists():
         for app_config in apps.get_app_configs():
