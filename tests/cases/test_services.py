@@ -384,3 +384,29 @@ def test_reassigning_a_routed_case_is_recorded_as_an_override(
     # A further reassignment overrides a person, not the rules.
     case_assign(actor=supervisor, case=case, assignee=agent)
     assert "overrides_routing" not in case.events.filter(kind="assigned").latest("id").data
+
+
+def test_a_contact_keeps_its_instant_whatever_the_offset_and_not_before_the_case(
+    agent: User, customer: Any
+) -> None:
+    case, _ = case_open(actor=agent, customer=customer, channel="email", subject="s")
+    # +16:00 is a valid ISO offset the database cannot store as such: the instant is kept.
+    far_east = dt.timezone(dt.timedelta(hours=16))
+    at = case.created_at.astimezone(far_east)
+    event = case_contact_log(
+        actor=agent, case=case, direction="in", channel="app", body="追问进度", occurred_at=at
+    )
+    event.refresh_from_db()
+    assert event.occurred_at == at
+    with pytest.raises(ApplicationError) as refused:
+        case_contact_log(
+            actor=agent,
+            case=case,
+            direction="out",
+            channel="phone",
+            body="回电",
+            occurred_at=case.created_at - dt.timedelta(hours=1),
+        )
+    assert refused.value.code == "invalid_contact"
+    assert "occurred_at" in refused.value.details
+    assert case.events.filter(kind="contact").count() == 1

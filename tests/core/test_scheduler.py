@@ -6,9 +6,10 @@ from aftersales.core.scheduler import EmbeddedScheduler
 from aftersales.sla.models import SweepRun
 
 
-def test_interval_tasks_run_at_start_and_then_wait_for_their_interval(db: Any) -> None:
+def test_interval_tasks_run_at_start_and_then_wait_for_their_interval(db: Any, caplog: Any) -> None:
     scheduler = EmbeddedScheduler()
     ran = scheduler.run_due()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     # The SLA and routing sweeps are due at once; the nightly tier run and the monthly holiday
     # sync wait for their time.
     assert set(ran) == {"sla-sweep", "routing-sweep"}

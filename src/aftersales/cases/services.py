@@ -537,8 +537,13 @@ def case_contact_log(
     elif len(body) > MAX_BODY:
         errors["body"] = _("At most %(n)d characters.") % {"n": MAX_BODY}
     now = clock.now()
-    if occurred_at is not None and occurred_at > now:
-        errors["occurred_at"] = _("A contact cannot be in the future.")
+    if occurred_at is not None:
+        if occurred_at.tzinfo is None:
+            errors["occurred_at"] = _("Give the time with its time zone.")
+        elif occurred_at > now:
+            errors["occurred_at"] = _("A contact cannot be in the future.")
+        else:
+            occurred_at = occurred_at.astimezone(dt.UTC)  # any offset the client sent
     if errors:
         raise ApplicationError(
             "invalid_contact", _("The contact cannot be recorded."), details=errors
@@ -547,6 +552,12 @@ def case_contact_log(
         case = _lock(case)
         if case.status == Status.CANCELLED:
             raise ApplicationError("case_cancelled", _("The case was cancelled."), status=409)
+        if occurred_at is not None and occurred_at < case.created_at:
+            raise ApplicationError(
+                "invalid_contact",
+                _("The contact cannot be recorded."),
+                details={"occurred_at": _("A contact cannot be before the case was opened.")},
+            )
         at = occurred_at or now
         event = _event(
             case,

@@ -13,7 +13,8 @@ from typing import Any
 from celery import current_app
 from celery.schedules import schedule as celery_schedule
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
+from django.utils.module_loading import autodiscover_modules
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class EmbeddedScheduler(threading.Thread):
 
     def __init__(self, tick: float = TICK_SECONDS) -> None:
         super().__init__(name="aftersales-scheduler", daemon=True)
+        # Celery registers tasks when their modules are imported (a worker does it on start).
+        autodiscover_modules("tasks")
         self.tick = tick
         self.stopping = threading.Event()
         self.entries = {
@@ -58,15 +61,22 @@ class EmbeddedScheduler(threading.Thread):
             if not due:
                 continue
             self.last_run[name] = dt.datetime.now(dt.UTC)
-            close_old_connections()
+            self._tidy_connections()
             try:
                 current_app.tasks[task_name].apply(throw=True)
             except Exception:  # one failing task must not stop the others
                 log.exception("scheduled task %s failed", task_name)
             finally:
-                close_old_connections()
+                self._tidy_connections()
             ran.append(name)
         return ran
+
+    @staticmethod
+    def _tidy_connections() -> None:
+        # As around a request: drop a broken or expired connection, never one in a transaction
+        # (a caller's, e.g. a test running the schedule inside its own transaction).
+        if not connection.in_atomic_block:
+            close_old_connections()
 
     def stop(self) -> None:
         self.stopping.set()
