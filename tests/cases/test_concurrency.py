@@ -1,17 +1,16 @@
 """Real concurrent transactions on PostgreSQL: intake idempotency and case numbering."""
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.accounts.models import User
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.services import case_open
 from tests import factories
+from tests.concurrency import run_together
 
 T = TypeVar("T")
 
@@ -25,19 +24,7 @@ pytestmark = [
 
 
 def _run_concurrently(n: int, fn: Callable[[int], T], workers: int) -> list[T]:
-    """Run fn(i) for i < n on `workers` threads started together, each on its own connection."""
-    barrier = threading.Barrier(min(n, workers))
-
-    def call(i: int) -> T:
-        try:
-            if i < workers:
-                barrier.wait(timeout=30)
-            return fn(i)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(call, range(n)))
+    return run_together([lambda i=i: fn(i) for i in range(n)], workers=workers)
 
 
 def test_50_parallel_intakes_with_same_key_make_one_case(agent: User) -> None:

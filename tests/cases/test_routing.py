@@ -1,16 +1,14 @@
 """Tier-driven routing: rules by rank, the team by kind and region, the person by shift and work."""
 
 import datetime as dt
-import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.accounts.models import Absence, Team, User
 from aftersales.accounts.roles import Role
@@ -30,6 +28,7 @@ from aftersales.core.errors import ApplicationError
 from aftersales.core.models import BusinessCalendar, WorkingPeriod
 from aftersales.customers.models import Address, Customer
 from tests import factories
+from tests.concurrency import run_together
 
 T = TypeVar("T")
 
@@ -530,17 +529,7 @@ def test_routing_on_request_needs_the_assign_permission(
 
 
 def _run_concurrently(n: int, fn: Callable[[int], T]) -> list[T]:
-    barrier = threading.Barrier(n)
-
-    def call(i: int) -> T:
-        try:
-            barrier.wait(timeout=30)
-            return fn(i)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(call, range(n)))
+    return run_together([lambda i=i: fn(i) for i in range(n)])
 
 
 def _postgres(test: Callable[..., None]) -> Callable[..., None]:

@@ -1,17 +1,15 @@
 """Real concurrent merges on PostgreSQL: row locks in pk order, no deadlock, one winner."""
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.accounts.models import User
-from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent
 from aftersales.customers.models import Customer
 from aftersales.customers.services import customer_merge
+from tests.concurrency import code_of, run_together
 
 pytestmark = [
     pytest.mark.postgres,
@@ -22,21 +20,8 @@ pytestmark = [
 ]
 
 
-def _together(calls: list[Callable[[], str]]) -> list[str]:
-    """Run the calls on their own threads and connections, released at the same moment."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], str]) -> str:
-        try:
-            barrier.wait(timeout=30)
-            return call()
-        except ApplicationError as exc:
-            return exc.code
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
+def _together_codes(calls: list[Callable[[], str]]) -> list[str]:
+    return run_together([code_of(call) for call in calls])
 
 
 def _merge(actor_pk: int, survivor_pk: int, duplicate_pk: int) -> Callable[[], str]:
@@ -58,7 +43,7 @@ def test_crossing_merges_of_one_pair_leave_exactly_one_merge(
         a = make_customer("A", phones=["13800138000"])
         b = make_customer("B", phones=["13900139000"])
 
-        results = _together(
+        results = _together_codes(
             [_merge(senior_agent.pk, a.pk, b.pk), _merge(senior_agent.pk, b.pk, a.pk)]
         )
 
@@ -77,7 +62,7 @@ def test_one_duplicate_merged_into_two_survivors_has_one_winner(
     duplicate = make_customer("D", phones=["13800138000"])
     first, second = make_customer("S1"), make_customer("S2")
 
-    results = _together(
+    results = _together_codes(
         [
             _merge(senior_agent.pk, first.pk, duplicate.pk),
             _merge(senior_agent.pk, second.pk, duplicate.pk),

@@ -3,20 +3,18 @@ move recorded twice, no deadlock."""
 
 import datetime as dt
 import itertools
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.accounts.models import User
 from aftersales.core import clock
-from aftersales.core.errors import ApplicationError
 from aftersales.customers.models import Customer, TierChange, TierOverride
 from aftersales.customers.services import customer_set_tier, tiers_recompute
 from tests import factories
+from tests.concurrency import code_of, run_together
 
 pytestmark = [
     pytest.mark.postgres,
@@ -27,21 +25,8 @@ pytestmark = [
 ]
 
 
-def _together(calls: list[Callable[[], str]]) -> list[str]:
-    """Run the calls on their own threads and connections, released at the same moment."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], str]) -> str:
-        try:
-            barrier.wait(timeout=30)
-            return call()
-        except ApplicationError as exc:
-            return exc.code
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
+def _together_codes(calls: list[Callable[[], str]]) -> list[str]:
+    return run_together([code_of(call) for call in calls])
 
 
 def _override(manager_pk: int, customer_pk: int, tier: str) -> Callable[[], str]:
@@ -67,7 +52,7 @@ def test_two_overrides_at_once_leave_one_in_force(manager: User) -> None:
     for _ in range(3):
         customer = factories.customer()
 
-        results = _together(
+        results = _together_codes(
             [_override(manager.pk, customer.pk, "vip"), _override(manager.pk, customer.pk, "low")]
         )
 
@@ -88,7 +73,9 @@ def test_computations_running_twice_at_once_record_each_move_once(manager: User)
         )
         customers.append(customer)
 
-    results = _together([_recompute, _recompute, _override(manager.pk, customers[0].pk, "vip")])
+    results = _together_codes(
+        [_recompute, _recompute, _override(manager.pk, customers[0].pk, "vip")]
+    )
 
     assert sorted(results) == ["computed", "computed", "set"]
     for customer in customers:

@@ -6,17 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Count
 
 from aftersales.accounts.models import User
@@ -26,6 +24,7 @@ from aftersales.core import clock
 from aftersales.sla.models import EscalationFiring, EscalationRule, SlaClock
 from aftersales.sla.services import sla_sweep
 from tests import factories
+from tests.concurrency import run_together
 
 pytestmark = [
     pytest.mark.postgres,
@@ -66,17 +65,7 @@ def _assert_each_once(expected_clocks: int) -> None:
 def test_two_sweepers_at_once_handle_each_clock_once(agent: User) -> None:
     cases = _open_overdue_cases(agent, 60)
     now = clock.now()
-    barrier = threading.Barrier(2)
-
-    def sweep(_: int) -> int:
-        try:
-            barrier.wait(timeout=30)
-            return sla_sweep(now=now, batch_size=5).breaches
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        counts = list(pool.map(sweep, range(2)))
+    counts = run_together([lambda: sla_sweep(now=now, batch_size=5).breaches] * 2)
     assert sum(counts) == 2 * len(cases)  # first response and resolution of each case
     _assert_each_once(2 * len(cases))
 

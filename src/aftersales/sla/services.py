@@ -51,8 +51,7 @@ def sla_sweep(
 ) -> SweepResult:
     """Record due warnings and breaches and fire their escalation rules, once each.
 
-    `after_batch` is called after every committed batch (progress for a command, and the hook
-    the crash test uses to stop a worker between batches).
+    `after_batch` is called after every committed batch (progress for the command).
     """
     now = now or clock_module.now()
     run = SweepRun.objects.create(started_at=clock_module.now(), worker=_worker_name())
