@@ -57,7 +57,8 @@ class SlaPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        transaction.on_commit(lambda: policy_reapply.delay())
+        actor_id = request.user.pk
+        transaction.on_commit(lambda: policy_reapply.delay(actor_id=actor_id))
 
 
 @admin.register(EscalationRule)

@@ -8,6 +8,7 @@ from the case's own events and stored, so pages and the sweep read it without re
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from aftersales.accounts.models import Team
 from aftersales.cases.models import CaseKind, Status, Urgency
 from aftersales.customers.models import Channel, Tier
 
@@ -186,7 +187,9 @@ class EscalationRule(models.Model):
     )
     # When the team is not fixed, move to the first active team of this kind (e.g. the VIP or
     # complaints desk) — the demo's teams are created after the rules.
-    move_to_team_kind = models.CharField(_("move to team kind"), max_length=20, blank=True)
+    move_to_team_kind = models.CharField(
+        _("move to team kind"), max_length=20, choices=Team.Kind.choices, blank=True
+    )
 
     class Meta:
         ordering = ["trigger", "id"]

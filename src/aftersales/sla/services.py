@@ -235,7 +235,6 @@ def _escalate(rule: EscalationRule, clock: SlaClock, *, now: dt.datetime) -> dic
 def sla_policy_reapply(
     *,
     actor: User | None,
-    policy: SlaPolicy | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Recompute the clocks of every open case after policies changed; returns cases changed.

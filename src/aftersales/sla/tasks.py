@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from aftersales.accounts.models import User
+
 from .services import sla_policy_reapply, sla_sweep
 
 
@@ -17,6 +19,8 @@ def sweep() -> dict[str, int]:
 
 
 @shared_task(name="sla.policy_reapply")
-def policy_reapply() -> int:
-    """Recompute the clocks of open cases after an administrator edited the policies."""
-    return sla_policy_reapply(actor=None)
+def policy_reapply(actor_id: int | None = None) -> int:
+    """Recompute the clocks of open cases after an administrator edited the policies; the
+    administrator is the actor of every recomputation event."""
+    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    return sla_policy_reapply(actor=actor)
