@@ -3,6 +3,7 @@ from django.test import Client
 
 from aftersales.accounts.roles import Role
 from aftersales.accounts.services import staff_create
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def test_administrator_manages_staff_and_teams(desk_team) -> None:  # type: igno
     admin.is_superuser = True
     admin.save()
     client = Client()
-    client.force_login(admin)
+    sign_in(client, admin)
     assert client.get("/admin/accounts/user/").status_code == 200
     assert client.get("/admin/accounts/team/").status_code == 200
     assert (
@@ -29,6 +30,6 @@ def test_administrator_manages_staff_and_teams(desk_team) -> None:  # type: igno
 
 def test_agents_do_not_get_the_admin_site(agent) -> None:  # type: ignore[no-untyped-def]
     client = Client()
-    client.force_login(agent)
+    sign_in(client, agent)
     response = client.get("/admin/accounts/user/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

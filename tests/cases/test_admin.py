@@ -8,6 +8,7 @@ from aftersales.accounts.roles import Role
 from aftersales.accounts.services import roles_sync, staff_create
 from aftersales.cases.models import RoutingRule
 from aftersales.cases.routing_defaults import default_rules_install
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def admin_client() -> Client:
         roles=[Role.ADMINISTRATOR],
     )
     client = Client()
-    client.force_login(admin)
+    sign_in(client, admin)
     return client
 
 

@@ -16,6 +16,7 @@ from aftersales.catalog.models import ProductModel, Unit, UnitImport
 from aftersales.core import clock
 from aftersales.customers.models import Customer
 from tests import factories
+from tests.auth import sign_in
 from tests.catalog.conftest import sale, sales_csv
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def _client(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

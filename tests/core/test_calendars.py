@@ -26,6 +26,7 @@ from aftersales.core.calendars import (
 from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent, BusinessCalendar, CalendarDay, WorkingPeriod
 from aftersales.core.tasks import calendars_sync_holidays
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def superuser(db: Any) -> User:
 @pytest.fixture
 def admin_client(superuser: User) -> Client:
     client = Client()
-    client.force_login(superuser)
+    sign_in(client, superuser)
     return client
 
 

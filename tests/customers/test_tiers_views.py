@@ -16,13 +16,14 @@ from aftersales.core import clock
 from aftersales.customers import services
 from aftersales.customers.models import Customer, TierOverride
 from tests import factories
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 def _client(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

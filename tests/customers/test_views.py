@@ -12,13 +12,14 @@ from aftersales.cases.models import Case
 from aftersales.catalog.models import Unit
 from aftersales.core.models import AuditEvent
 from aftersales.customers.models import Customer
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 def _client(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -14,6 +14,7 @@ from aftersales.cases.models import CaseEvent
 from aftersales.cases.services import case_open
 from aftersales.core import clock
 from aftersales.sla.models import SlaClock, SlaPolicy
+from tests.auth import sign_in
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -34,7 +35,7 @@ def test_saving_a_policy_recomputes_open_cases_as_the_administrator(
     admin.is_superuser = True
     admin.save()
     client = Client()
-    client.force_login(admin)
+    sign_in(client, admin)
     policy = SlaPolicy.objects.get(name="标准服务 / Standard")
     targets = list(policy.targets.order_by("pk"))
     form = {

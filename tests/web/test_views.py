@@ -2,6 +2,7 @@ import pytest
 from django.test import Client
 
 from aftersales.accounts.models import User
+from tests.auth import sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ def test_sign_in_lands_on_the_queue(client: Client, agent: User) -> None:
 
 
 def test_language_switch(client: Client, agent: User) -> None:
-    client.force_login(agent)
+    sign_in(client, agent)
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/cases/"})
     assert "工单队列" in client.get("/cases/").content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/cases/"})

@@ -45,3 +45,14 @@ def api_error_shape(
         return shaped
 
     return middleware
+
+
+def security_headers(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """Security headers on every response (filled in by the security work)."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        return get_response(request)
+
+    return middleware

@@ -23,6 +23,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "aftersales.core",
     "aftersales.accounts",
     "aftersales.customers",
@@ -30,11 +33,13 @@ INSTALLED_APPS = [
     "aftersales.cases",
     "aftersales.sla",
     "aftersales.notifications",
+    "aftersales.privacy",
     "aftersales.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "aftersales.core.middleware.security_headers",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "aftersales.core.middleware.api_error_shape",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -42,6 +47,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "aftersales.accounts.middleware.session_security",
+    "aftersales.accounts.middleware.mfa_required",
+    "aftersales.core.audit_middleware.audit_denials",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
