@@ -35,12 +35,19 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=64)
     entity = models.CharField(max_length=32)
     entity_id = models.BigIntegerField()
+    # The customer whose personal data the row concerns (a plain id, not a foreign key: the
+    # audit trail outlives an erased customer and is never rewritten).
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    # Address the request came from (blank for the system's own work).
+    ip = models.GenericIPAddressField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["entity", "entity_id", "occurred_at"], name="core_audit_entity"),
             models.Index(fields=["action", "occurred_at"], name="core_audit_action"),
+            models.Index(fields=["customer_id", "occurred_at"], name="core_audit_customer"),
+            models.Index(fields=["actor", "occurred_at"], name="core_audit_actor"),
         ]
         ordering = ["-occurred_at", "-id"]
 

@@ -33,14 +33,27 @@ def number_allocate(*, prefix: str, width: int = 7) -> str:
 
 
 def audit_record(
-    *, actor: Any, action: str, entity: str, entity_id: int, data: dict[str, Any] | None = None
+    *,
+    actor: Any,
+    action: str,
+    entity: str,
+    entity_id: int,
+    data: dict[str, Any] | None = None,
+    customer_id: int | None = None,
+    ip: str | None = None,
 ) -> AuditEvent:
-    """Append one audit row; call inside the transaction of the change it describes."""
+    """Append one audit row; call inside the transaction of the change it describes.
+
+    `data` holds ids, codes and before/after values, never personal data in the clear;
+    `customer_id` names the customer whose data the row concerns, for the audit search.
+    """
     return AuditEvent.objects.create(
         occurred_at=clock.now(),
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
         entity=entity,
         entity_id=entity_id,
+        customer_id=customer_id,
+        ip=ip or None,
         data=data or {},
     )
