@@ -1,0 +1,53 @@
+"""The registry of personal-data fields (个人信息字段登记): what each one holds, how it is
+protected at rest, and what erasure does to it.
+
+Encryption, the data-subject export, erasure and retention all read this one list, so a field
+added to a model is protected everywhere once it is registered here (and a test fails when a
+field that looks personal is missing from it).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PiiKind(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    ADDRESS = "address"
+    FREE_TEXT = "free_text"  # what a customer or agent wrote; may hold any of the above
+
+
+class Erasure(StrEnum):
+    """What erasing a customer does to the field."""
+
+    DELETE_ROW = "delete_row"  # the whole row goes (e.g. a phone number and its blind index)
+    REPLACE = "replace"  # replaced by a neutral placeholder (the record itself is kept)
+    BLANK = "blank"  # emptied
+
+
+@dataclass(frozen=True)
+class PiiField:
+    model: str  # "app_label.ModelName"
+    field: str
+    kind: PiiKind
+    erasure: Erasure
+    # Path from the model to the customer the value belongs to ("" for the customer itself).
+    customer_path: str
+    encrypted: bool = True
+
+
+PII_FIELDS: tuple[PiiField, ...] = (
+    PiiField("customers.Customer", "name", PiiKind.NAME, Erasure.REPLACE, ""),
+    PiiField("customers.Customer", "notes", PiiKind.FREE_TEXT, Erasure.BLANK, ""),
+    PiiField("customers.ContactPoint", "value", PiiKind.PHONE, Erasure.DELETE_ROW, "customer"),
+    PiiField("customers.Address", "street", PiiKind.ADDRESS, Erasure.BLANK, "customer"),
+    PiiField("cases.Case", "description", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer"),
+    PiiField("cases.Case", "solution_notes", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer"),
+    PiiField("cases.CaseEvent", "body", PiiKind.FREE_TEXT, Erasure.REPLACE, "case__customer"),
+)
+
+
+def pii_fields_of(model_label: str) -> list[PiiField]:
+    """The registered personal-data fields of one model ("app_label.ModelName")."""
+    return [f for f in PII_FIELDS if f.model == model_label]
