@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-pg test-browser lint format lock seed clean benchmarks messages
+.PHONY: run test test-pg test-browser lint security format lock seed clean benchmarks messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Security checks: Django's deployment checklist on the production settings (throwaway secrets),
+# bandit over the source, and pip-audit over the locked dependencies (.ci/pip_audit fails on a
+# known vulnerability and says loudly when the vulnerability database cannot be reached).
+security: $(STAMP)
+	BIN=$(BIN) .ci/check_deploy
+	$(BIN)/bandit -r src -c pyproject.toml -q
+	$(BIN)/python .ci/pip_audit requirements.lock
 
 # Re-lock after editing pyproject.toml dependencies.
 lock: $(STAMP)

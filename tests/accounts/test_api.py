@@ -6,6 +6,7 @@ from django.test import Client
 
 from aftersales.accounts.models import ApiToken, User
 from aftersales.accounts.services import api_token_revoke
+from tests.auth import totp_code, totp_device
 from tests.conftest import PASSWORD, ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,10 @@ def _post(client: Client, body: Any) -> Any:
 
 
 def test_token_for_credentials_authenticates_api_calls(client: Client, agent: User) -> None:
-    response = _post(client, {"username": "agent", "password": PASSWORD, "name": "crm"})
+    code = totp_code(totp_device(agent))
+    response = _post(
+        client, {"username": "agent", "password": PASSWORD, "otp": code, "name": "crm"}
+    )
     assert response.status_code == 201
     key = response.json()["token"]
     assert key.startswith("ast_")

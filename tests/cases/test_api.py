@@ -278,9 +278,11 @@ class TestQueue:
         assert agent_api.get("/cases", nature="software").json()["items"][0]["number"] == a
         items = agent_api.get("/cases").json()["items"]
         assert items[0]["urgency"] == "critical"  # most urgent first
-        assert agent_api.get("/cases", q=a).json()["count"] == 1
-        assert agent_api.get("/cases", q="snqueue001").json()["count"] == 1
-        assert agent_api.get("/cases", q=customer.name).json()["count"] == 2
+        assert agent_api.post("/cases/search", {"q": a}).json()["count"] == 1
+        assert agent_api.post("/cases/search", {"q": "snqueue001"}).json()["count"] == 1
+        assert agent_api.post("/cases/search", {"q": customer.name}).json()["count"] == 2
+        found = agent_api.post("/cases/search", {"q": customer.name, "urgency": "critical"})
+        assert found.json()["count"] == 1  # the search takes the queue's filters too
         assert agent_api.get("/cases", status="open").json()["count"] == 2
         assert agent_api.get("/cases", status="closed").json()["count"] == 0
 
@@ -296,13 +298,33 @@ class TestQueue:
             {"team": 2**63},
             {"assignee": 2**63},
             {"product_line": 2**63},
-            {"q": "SR\x00"},  # PostgreSQL cannot take a NUL character
         ],
     )
     def test_bad_filters(self, agent_api: ApiClient, params: dict[str, Any]) -> None:
         r = agent_api.get("/cases", **params)
         assert r.status_code == 422
         assert r.json()["code"] == "invalid_input"
+
+    def test_search_term_in_the_url_is_refused(self, agent_api: ApiClient) -> None:
+        # A phone number or a name is personal data: it goes in a POST body, not a URL.
+        r = agent_api.get("/cases", q="13800138000")
+        assert (r.status_code, r.json()["code"]) == (422, "search_in_url")
+
+    @pytest.mark.parametrize(
+        ("body", "status", "code"),
+        [
+            ({"q": "SR\x00"}, 400, "bad_request"),  # PostgreSQL cannot take a NUL character
+            ({"q": ""}, 422, "invalid_input"),
+            ({"q": "x" * 101}, 422, "invalid_input"),
+            ({}, 422, "invalid_input"),
+            ({"q": "SR1", "status": "nope"}, 422, "invalid_input"),
+        ],
+    )
+    def test_bad_search(
+        self, agent_api: ApiClient, body: dict[str, Any], status: int, code: str
+    ) -> None:
+        r = agent_api.post("/cases/search", body)
+        assert (r.status_code, r.json()["code"]) == (status, code)
 
     def test_calendar_ends_as_dates_bound_nothing(
         self, agent_api: ApiClient, customer: Any

@@ -7,15 +7,13 @@ from aftersales.accounts.models import User
 from aftersales.cases.models import Case
 from aftersales.cases.services import case_open
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 def _client(user: User) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return sign_in(Client(), user)
 
 
 def test_queue_lists_team_cases_and_filters_by_htmx(agent: User, customer: Any) -> None:
@@ -50,8 +48,17 @@ def test_queue_search_by_phone_through_blind_index(agent: User) -> None:
 
     caller = customer_create(actor=agent, name="王芳", phones=["13900139000"])
     case, _ = case_open(actor=agent, customer=caller, channel="phone", subject="洗衣机漏水")
-    body = _client(agent).get("/cases/", {"q": "139-0013-9000"}).content.decode()
+    client = _client(agent)
+    posted = client.post("/cases/", {"q": "139-0013-9000", "status": "open"})
+    # The number is posted; the queue's URL holds the filters and an opaque search id only.
+    assert posted.status_code == 302
+    assert "139" not in posted["Location"] and "status=open" in posted["Location"]
+    body = client.get(posted["Location"]).content.decode()
     assert case.number in body
+    assert 'value="139-0013-9000"' in body  # the search box still shows what was searched
+    partial = client.post("/cases/", {"q": "139-0013-9000"}, headers={"HX-Request": "true"})
+    assert case.number in partial.content.decode()
+    assert "139" not in partial["HX-Push-Url"] and "s=" in partial["HX-Push-Url"]
 
 
 def test_other_team_agent_gets_404_on_case_page_and_actions(

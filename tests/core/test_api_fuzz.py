@@ -12,6 +12,7 @@ the lookups and not only the 404s. Each request commits on its own (`transaction
 production, so a missing `atomic()` or a half-done write shows up too.
 """
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -28,10 +29,13 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.roles import Role
 from aftersales.accounts.services import api_token_create
+from aftersales.cases.models import Case
 from aftersales.cases.services import case_open
 from aftersales.catalog import services as catalog_services
 from aftersales.customers.services import customer_create
@@ -59,12 +63,17 @@ def flatmap_case(context: schemathesis.HookContext, case: schemathesis.Case) -> 
     return st.booleans().map(lambda aimed: _aim(case) if aimed else case)
 
 
+# A refused request is recorded on purpose: in the audit log (failed sign-ins, refusals) and in
+# the throttle counters (failed sign-ins and caller look-ups are counted to slow guessing).
+AUDIT_TABLES = {"core_auditevent", "core_auditchainhead", "accounts_throttlecounter"}
+
+
 def _row_counts() -> tuple[int, ...]:
-    """The number of rows of every table of the project, in one query."""
+    """The number of rows of every table of the project but the audit log, in one query."""
     tables = sorted(
         model._meta.db_table
         for model in apps.get_models(include_auto_created=True)
-        if model.__module__.startswith("aftersales.")
+        if model.__module__.startswith("aftersales.") and model._meta.db_table not in AUDIT_TABLES
     )
     counts = ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(t)})" for t in tables)
     with connection.cursor() as cursor:
@@ -189,3 +198,123 @@ def test_no_operation_fails_or_breaks_the_error_shape(
     assert isinstance(body["message"], str) and body["message"], f"{body!r} for\n{request}"
     assert isinstance(body["details"], dict), f"{body!r} for\n{request}"
     assert _row_counts() == before, f"{response.status_code} changed rows for\n{request}"
+
+
+# --- scope: a scoped member of staff never receives a record outside their scope --------------
+
+FOREIGN_MARKERS = ("FZMARK-外域客户", "FZMARK-北京漏水")
+
+
+def _foreign_markers_in(text: str) -> list[str]:
+    with contextlib.suppress(ValueError):  # not JSON: search the text as it is
+        text = json.dumps(json.loads(text), ensure_ascii=False)  # "\u5916" -> "外"
+    return [
+        marker for marker in (*FOREIGN_MARKERS, *WORLD.get("foreign_numbers", ())) if marker in text
+    ]
+
+
+@schemathesis.check
+def no_foreign_record(ctx: Any, response: Any, case: schemathesis.Case) -> bool:
+    """No response to a scoped user names a customer or case outside their scope."""
+    leaked = _foreign_markers_in(response.text)
+    if leaked:
+        raise AssertionError(f"{leaked} in the answer to {case.method} {case.formatted_path}")
+    return True
+
+
+@pytest.fixture
+def scoped_world(
+    one_connection: None,
+    make_staff: Callable[..., User],
+    tech_team: Team,
+    other_team: Team,
+) -> Iterator[dict[str, str]]:
+    """A technician with one work order of their own, and a customer with a case of a Beijing
+    team they have nothing to do with; requests are aimed at the foreign records."""
+    technician = make_staff(Role.TECHNICIAN, teams=[tech_team], username="fuzz-tech")
+    beijing = make_staff(Role.FRONTLINE_AGENT, teams=[other_team], username="fuzz-bj")
+    _, key = api_token_create(user=technician, name="fuzz")
+    own_customer = customer_create(actor=None, name="王芳", phones=["13700137000"])
+    foreign = customer_create(actor=None, name=FOREIGN_MARKERS[0], phones=[SEED_PHONE])
+    line = catalog_services.product_line_create(
+        actor=make_staff(Role.MANAGER, username="fuzz-catalog"),
+        code="fz",
+        name_zh="测试",
+        name_en="Fuzz",
+    )
+    model = catalog_services.product_model_create(
+        actor=make_staff(Role.MANAGER, username="fuzz-models"),
+        line=line,
+        code="FZ-100",
+        name="Fuzz 100",
+    )
+    unit = catalog_services.unit_register(
+        actor=None,
+        model=model,
+        serial_number="FZ2026000009",
+        customer=foreign,
+        purchase_date=dt.date(2026, 1, 10),
+        purchase_amount=Decimal("2999.00"),
+        sales_channel="online",
+    )
+    own_case, _ = case_open(
+        actor=beijing, customer=own_customer, channel="phone", subject="自己的工单", team=tech_team
+    )
+    Case.objects.filter(pk=own_case.pk).update(assignee=technician)
+    foreign_case, _ = case_open(
+        actor=beijing, customer=foreign, unit=unit, channel="phone", subject=FOREIGN_MARKERS[1],
+        team=other_team,
+    )  # fmt: skip
+    WORLD.update(
+        {
+            "customer_id": foreign.pk,
+            "duplicate_id": own_customer.pk,
+            "unit_id": unit.pk,
+            "model_id": model.pk,
+            "model_code": model.code,
+            "line_id": line.pk,
+            "number": foreign_case.number,
+            "team_id": other_team.pk,
+            "assignee_id": beijing.pk,
+            "phone": SEED_PHONE,
+            "q": SEED_PHONE,
+            "serial": unit.serial_number,
+            "foreign_numbers": (foreign.number, foreign_case.number),
+        }
+    )
+    yield {"Authorization": f"Bearer {key}"}
+    WORLD.clear()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@schema.hooks.apply(flatmap_case)
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+def test_a_scoped_user_never_receives_a_foreign_record(
+    case: schemathesis.Case, scoped_world: dict[str, str]
+) -> None:
+    """Whatever a technician sends, no answer carries the foreign customer's name or number or
+    the foreign case's subject or number; and no answer is a 5xx or breaks its schema."""
+    response = case.call(headers=scoped_world)
+    case.validate_response(
+        response,
+        checks=[not_a_server_error, response_schema_conformance, no_foreign_record],
+        headers=scoped_world,
+    )
+
+
+def test_the_scope_check_finds_a_marker_in_escaped_json() -> None:
+    """The check reads JSON as a client does: an escaped name is still the name."""
+    leak = json.dumps({"customer": {"name": FOREIGN_MARKERS[0]}})  # ASCII-escaped by default
+
+    assert "\\u" in leak
+    assert _foreign_markers_in(leak) == [FOREIGN_MARKERS[0]]
+    assert _foreign_markers_in('{"name": "王芳"}') == []

@@ -171,6 +171,35 @@ class TestCustomerSearch:
         assert list(selectors.customer_search(user=agent, q="WF@example.com")) == [other]
         assert list(selectors.customer_search(user=agent, q="nobody@example.com")) == []
 
+    def test_names_match_in_full_or_by_surname_never_by_part(
+        self, agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        wang_fang = make_customer("王芳")
+        wang_wei = make_customer("王伟")
+        ouyang = make_customer("欧阳修")
+        smith = make_customer("Ｊｏｈｎ  Smith")  # full-width, doubled space, mixed case
+
+        def search(q: str) -> list[Customer]:
+            return list(selectors.customer_search(user=agent, q=q))
+
+        assert search("王芳") == [wang_fang]
+        assert search(" 王 ") == [wang_fang, wang_wei]  # by surname, in number order
+        assert search("欧阳") == [ouyang] and search("欧") == []
+        assert search("john smith") == [smith] and search("JOHN") == [smith]
+        # Names are encrypted: no substring or given-name match.
+        assert search("芳") == [] and search("王芳芳") == [] and search("smith") == []
+
+    def test_name_search_follows_a_rename(
+        self, agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        customer = make_customer("王芳")
+
+        services.customer_update(actor=agent, customer=customer, name="李芳")
+
+        assert list(selectors.customer_search(user=agent, q="李芳")) == [customer]
+        assert list(selectors.customer_search(user=agent, q="王芳")) == []
+        assert list(selectors.customer_search(user=agent, q="王")) == []
+
     def test_empty_query_lists_newest_first(
         self, agent: User, make_customer: Callable[..., Customer]
     ) -> None:

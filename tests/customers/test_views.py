@@ -1,6 +1,7 @@
 """Tests of aftersales.customers.views: the staff pages, through a logged-in Django client."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -27,6 +28,13 @@ def _html(response: object) -> str:
     return response.content.decode()  # type: ignore[attr-defined,no-any-return]
 
 
+def _lookup(client: Client, phone: str) -> Any:
+    """Post a number to the caller look-up and follow to its result page (`?s=<id>`)."""
+    posted = client.post(reverse("web:caller_lookup"), {"phone": phone})
+    assert posted.status_code == 302, posted.content
+    return client.get(posted["Location"])
+
+
 class TestSearch:
     def test_page_and_htmx_partial(
         self, agent: User, make_customer: Callable[..., Customer]
@@ -36,16 +44,52 @@ class TestSearch:
         client = _client(agent)
         url = reverse("web:customer_search")
 
-        page = client.get(url, {"q": "138 0013 8000"})
-        partial = client.get(url, {"q": "李"}, headers={"HX-Request": "true"})
+        posted = client.post(url, {"q": "138 0013 8000"})
+        page = client.get(posted["Location"])
+        partial = client.post(url, {"q": "李"}, headers={"HX-Request": "true"})
 
+        # The term is posted; the page it leads to is addressed by an opaque search id.
+        assert posted.status_code == 302
+        assert "138" not in posted["Location"] and "?s=" in posted["Location"]
         assert page.status_code == 200
-        assert 'hx-get="/customers/"' in _html(page)
+        assert 'hx-post="/customers/"' in _html(page)
         assert li.number in _html(page) and "王芳" not in _html(page)
         assert "+86 138****8000" in _html(page)
         assert "13800138000" not in _html(page)
         assert "<html" not in _html(partial)
         assert f'href="/customers/{li.pk}/"' in _html(partial)
+        assert "?s=" in partial["HX-Push-Url"] and "李" not in partial["HX-Push-Url"]
+
+    def test_pages_of_a_search_carry_its_id_not_its_term(
+        self, agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        for i in range(30):
+            make_customer(f"王{i}")
+        client = _client(agent)
+        url = reverse("web:customer_search")
+
+        first = client.get(client.post(url, {"q": "王"})["Location"])
+        search_id = first.wsgi_request.GET["s"]
+        second = client.get(url, {"s": search_id, "page": 2})
+
+        assert "30 customers" in _html(first)
+        assert f'href="?s={search_id}&amp;page=2"' in _html(first)
+        assert "王" not in first.wsgi_request.get_full_path()
+        assert second.status_code == 200 and "page 2 of 2" in _html(second)
+
+    def test_a_search_id_of_another_session_finds_nothing(
+        self, agent: User, other_agent: User, make_customer: Callable[..., Customer]
+    ) -> None:
+        make_customer("李伟")
+        make_customer("王芳")
+        url = reverse("web:customer_search")
+        location = _client(agent).post(url, {"q": "李伟"})["Location"]
+
+        html = _html(_client(other_agent).get(location))
+
+        # Not this session's search: the plain list, with an empty search box.
+        assert "王芳" in html
+        assert 'name="q" value=""' in html
 
     def test_needs_the_view_permission(self, warehouse_user: User) -> None:
         assert _client(warehouse_user).get(reverse("web:customer_search")).status_code == 403
@@ -66,7 +110,7 @@ class TestCallerLookup:
         customer = make_customer("李伟", phones=["13800138000"])
         unit = make_unit(customer)
 
-        response = _client(agent).get(reverse("web:caller_lookup"), {"phone": "+86 138 0013 8000"})
+        response = _lookup(_client(agent), "+86 138 0013 8000")
 
         html = _html(response)
         assert response.status_code == 200
@@ -84,19 +128,34 @@ class TestCallerLookup:
         a = make_customer("李伟", phones=["13800138000"])
         b = make_customer("王芳", phones=["138-0013-8000"])
 
-        html = _html(_client(agent).get(reverse("web:caller_lookup"), {"phone": "13800138000"}))
+        html = _html(_lookup(_client(agent), "13800138000"))
 
         assert "2 customers use this number" in html
         assert f"/customers/{a.pk}/" in html and f"/customers/{b.pk}/" in html
 
     def test_no_match_offers_to_create_with_the_number(self, agent: User) -> None:
-        html = _html(_client(agent).get(reverse("web:caller_lookup"), {"phone": "0755-8888 6666"}))
+        client = _client(agent)
+        response = _lookup(client, "0755-8888 6666")
+        html = _html(response)
+        new_url = f"{reverse('web:customer_new')}?s={response.wsgi_request.GET['s']}"
 
         assert "No customer is known under this number." in html
-        assert f'href="{reverse("web:customer_new")}?phone=%2B8675588886666"' in html
+        assert f'href="{new_url}"' in html
+        assert "+8675588886666" in _html(client.get(new_url))  # the form is filled in
+
+    def test_the_number_never_reaches_a_url(self, agent: User) -> None:
+        client = _client(agent)
+        response = client.post(reverse("web:caller_lookup"), {"phone": "13800138000"})
+
+        assert response.status_code == 302
+        assert "13800138000" not in response["Location"]
+        assert "8000" not in response["Location"]
+        # The old address with the number in it no longer looks anybody up.
+        old = client.get(reverse("web:caller_lookup"), {"phone": "13800138000"})
+        assert "phone-e164" not in _html(old)
 
     def test_garbage_number_shows_an_error(self, agent: User) -> None:
-        response = _client(agent).get(reverse("web:caller_lookup"), {"phone": "hello"})
+        response = _client(agent).post(reverse("web:caller_lookup"), {"phone": "hello"})
 
         assert response.status_code == 422
         assert 'role="alert"' in _html(response)
@@ -158,9 +217,15 @@ class TestCustomerNew:
         assert not Customer.objects.exists()
 
     def test_phone_is_prefilled_from_the_call_screen(self, agent: User) -> None:
-        html = _html(_client(agent).get(reverse("web:customer_new"), {"phone": "+8613800138000"}))
+        client = _client(agent)
+        search_id = _lookup(client, "138 0013 8000").wsgi_request.GET["s"]
+
+        html = _html(client.get(reverse("web:customer_new"), {"s": search_id}))
 
         assert "+8613800138000</textarea>" in html
+        # A number in the URL is not taken: it would sit in access logs and browser history.
+        html = _html(client.get(reverse("web:customer_new"), {"phone": "+8613800138000"}))
+        assert "+8613800138000</textarea>" not in html
 
     def test_needs_the_add_permission(self, technician: User) -> None:
         assert _client(technician).get(reverse("web:customer_new")).status_code == 403

@@ -35,7 +35,8 @@ def test_saving_a_policy_recomputes_open_cases_as_the_administrator(
     admin.is_superuser = True
     admin.save()
     client = Client()
-    sign_in(client, admin)
+    with clock.frozen_at(opened):  # signed in shortly before (sessions time out when idle)
+        sign_in(client, admin)
     policy = SlaPolicy.objects.get(name="标准服务 / Standard")
     targets = list(policy.targets.order_by("pk"))
     form = {

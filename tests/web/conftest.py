@@ -38,8 +38,16 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 
 def login(page: Any, username: str, password: str) -> None:
+    """Sign in through the real pages: password, then the code of the user's authenticator."""
+    from aftersales.accounts.models import User
+    from tests.auth import totp_code, totp_device
+
+    device = totp_device(User.objects.get(username=username))
     page.goto("/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
+    page.wait_for_url(lambda url: "/account/mfa/" in url)
+    page.fill("#mfa-verify input[name=code]", totp_code(device))
+    page.click("#mfa-verify button[type=submit]")
+    page.wait_for_url(lambda url: "/account/mfa/" not in url and "/login/" not in url)

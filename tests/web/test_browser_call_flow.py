@@ -156,9 +156,16 @@ def test_phone_call_from_known_number_to_closed_case(
 
 def test_unknown_number_offers_to_create_customer(page: Any, call_centre: dict[str, Any]) -> None:
     login(page, "agent", PASSWORD)
-    page.goto("/customers/call/?phone=0755-8888 6666")
+    page.goto("/customers/call/")
+    page.fill("input[name=phone]", "0755-8888 6666")
+    page.click("form.filters button[type=submit]")
     assert page.locator(".phone-e164").inner_text() == "+8675588886666"
-    assert page.get_by_role("link", name="Create customer").is_visible()
+    # Posted: the number is in no URL, neither the page's nor the link's.
+    assert "8888" not in page.url and "?s=" in page.url
+    create = page.get_by_role("link", name="Create customer")
+    assert create.is_visible() and "8888" not in (create.get_attribute("href") or "")
+    create.click()
+    assert page.locator("textarea[name=phones]").input_value() == "+8675588886666"
 
 
 def test_queue_filters_without_reload(page: Any, call_centre: dict[str, Any]) -> None:

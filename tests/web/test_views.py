@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from aftersales.accounts.models import User
-from tests.auth import sign_in
+from tests.auth import sign_in, totp_code, totp_device
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +16,11 @@ def test_wrong_password_is_401_and_signs_nobody_in(client: Client, agent: User) 
 
 
 def test_sign_in_lands_on_the_queue(client: Client, agent: User) -> None:
+    device = totp_device(agent)
     response = client.post("/login/", {"username": "agent", "password": PASSWORD})
     assert response.status_code == 302
+    assert response["Location"].startswith("/account/mfa/")
+    response = client.post(response["Location"], {"code": totp_code(device)})
     assert client.get(response["Location"], follow=True).request["PATH_INFO"] == "/cases/"
 
 

@@ -2,12 +2,19 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aftersales.core import clock
+from aftersales.core.errors import ApplicationError
 
 from .models import Absence, ApiToken, Team, TeamMembership, User
+from .services import password_change_record, staff_set_active
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -25,6 +32,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
             {
                 "fields": (
                     "display_name",
+                    "phone",
                     "preferred_language",
                     "seniority",
                     "work_calendar",
@@ -44,6 +52,49 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     list_filter = ("is_active", "seniority", "accepting_cases", "groups", "memberships__team")
     search_fields = ("username", "display_name", "email")
     inlines = [MembershipInline]
+    actions = ["disable_users", "enable_users"]
+
+    def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
+        """Enabling or disabling goes through `staff_set_active`: tokens and sessions end."""
+        if not change or "is_active" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        wanted = obj.is_active
+        obj.is_active = not wanted  # the other changes first; the service flips the flag
+        super().save_model(request, obj, form, change)
+        try:
+            staff_set_active(actor=request.user, user=obj, active=wanted)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def user_change_password(self, request: Any, id: str, form_url: str = "") -> Any:
+        """The admin's "set password" form, audited like every other password change."""
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, unquote(id))
+                if user is not None:
+                    password_change_record(actor=request.user, user=user)
+        return response
+
+    def _set_active(self, request: Any, queryset: QuerySet[User], active: bool) -> None:
+        done = 0
+        for user in queryset.order_by("pk"):
+            try:
+                staff_set_active(actor=request.user, user=user, active=active)
+            except ApplicationError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, _("%(n)d accounts changed.") % {"n": done})
+
+    @admin.action(description=gettext_lazy("Disable (revoke tokens, end sessions)"))
+    def disable_users(self, request: Any, queryset: QuerySet[User]) -> None:
+        self._set_active(request, queryset, False)
+
+    @admin.action(description=gettext_lazy("Enable"))
+    def enable_users(self, request: Any, queryset: QuerySet[User]) -> None:
+        self._set_active(request, queryset, True)
 
 
 @admin.register(Team)

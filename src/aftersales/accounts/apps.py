@@ -19,3 +19,9 @@ class AccountsConfig(AppConfig):
                 roles_sync()
 
         post_migrate.connect(sync_roles, dispatch_uid="aftersales_roles_sync", weak=False)
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from .sessions import session_signed_in
+
+        user_logged_in.connect(session_signed_in, dispatch_uid="aftersales_session_signed_in")

@@ -1,10 +1,13 @@
 """Staff accounts, teams, absences and API tokens. Roles are Django groups (see `roles.py`)."""
 
 import hashlib
+import secrets
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,6 +30,14 @@ def seniorities_at_least(minimum: str) -> list[str]:
     return list(SENIORITY_ORDER[SENIORITY_ORDER.index(minimum) :])
 
 
+def new_security_stamp() -> str:
+    """A fresh random security stamp; changing it ends every session of the user."""
+    return secrets.token_hex(16)
+
+
+SESSION_HASH_SALT = "aftersales.accounts.User.session_auth_hash"
+
+
 class User(AbstractUser):
     """A member of staff (客服人员). Customers are not users; they have the portal (later)."""
 
@@ -47,9 +58,27 @@ class User(AbstractUser):
     )
     # Off: the person has set themselves away and routing gives them no new cases.
     accepting_cases = models.BooleanField(_("accepting new cases"), default=True)
+    # Work phone (E.164), for colleagues and a second-factor fallback; changed only after
+    # re-entering the password.
+    phone = models.CharField(_("work phone"), max_length=20, blank=True)
+    # Part of the session hash: rotating it (`sessions_end`) ends every session of the user at
+    # its next request, as a password change does.
+    security_stamp = models.CharField(max_length=32, default=new_security_stamp, editable=False)
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    def _session_hash(self, secret: str | bytes | None = None) -> str:
+        value = f"{self.password}\x00{self.security_stamp}"
+        return salted_hmac(SESSION_HASH_SALT, value, secret=secret, algorithm="sha256").hexdigest()
+
+    def get_session_auth_hash(self) -> str:
+        """Django checks it on every request: a new password or security stamp ends sessions."""
+        return self._session_hash()
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=fallback_secret)
 
     @property
     def label(self) -> str:
@@ -166,3 +195,41 @@ class Absence(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
+
+
+class ThrottleCounter(models.Model):
+    """Failed attempts of one kind (sign-in, second factor, password reset, look-up) by one key.
+
+    Keys are keyed hashes (blind index, purpose "throttle") of the account and/or the client
+    address, so the table holds neither usernames nor addresses. One row per scope, kind and
+    key; every process shares it, so limits hold across web workers. See `throttle.py`.
+    """
+
+    class Kind(models.TextChoices):
+        PAIR = "pair", _("Account from one address")
+        ACCOUNT = "account", _("Account from any address")
+        ADDRESS = "address", _("Address, any account")
+
+    scope = models.CharField(max_length=20)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=40)
+    # Failures counted since `window_started_at`; the window restarts when it has passed.
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # Locks in a row without a quiet spell: each one lasts twice as long, up to the cap.
+    lockouts = models.PositiveIntegerField(default=0)
+    # The last success of a pair: an address the account has signed in from is trusted past
+    # the broad (account-wide, address-wide) locks, so an attacker cannot lock the user out.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    touched_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "kind", "key"], name="accounts_throttle_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}/{self.kind} {self.key[:8]}…"

@@ -17,6 +17,7 @@ class Role(StrEnum):
     COMPLAINT_REVIEWER = "complaint_reviewer"
     WAREHOUSE = "warehouse_staff"
     SUPERVISOR = "supervisor"
+    REGIONAL_MANAGER = "regional_manager"
     MANAGER = "aftersales_manager"
     ADMINISTRATOR = "administrator"
 
@@ -30,6 +31,7 @@ ROLE_LABELS = {
     Role.COMPLAINT_REVIEWER: _("Complaint reviewer"),
     Role.WAREHOUSE: _("Warehouse staff"),
     Role.SUPERVISOR: _("Supervisor"),
+    Role.REGIONAL_MANAGER: _("Regional manager"),
     Role.MANAGER: _("After-sales manager"),
     Role.ADMINISTRATOR: _("Administrator"),
 }
@@ -42,6 +44,8 @@ class Scope(StrEnum):
     OWN = "own"  # records assigned to the user
     TEAM = "team"  # records of the user's teams, plus their own
     LED_TEAMS = "led_teams"  # records of the teams they lead or belong to
+    # Records of every team in the regions (Team.region) of the user's teams, plus their own.
+    REGION = "region"
     ALL = "all"
 
 
@@ -54,10 +58,11 @@ ROLE_SCOPES = {
     Role.COMPLAINT_REVIEWER: Scope.TEAM,
     Role.WAREHOUSE: Scope.NONE,
     Role.SUPERVISOR: Scope.LED_TEAMS,
+    Role.REGIONAL_MANAGER: Scope.REGION,
     Role.MANAGER: Scope.ALL,
     Role.ADMINISTRATOR: Scope.ALL,
 }
-_ORDER = [Scope.NONE, Scope.OWN, Scope.TEAM, Scope.LED_TEAMS, Scope.ALL]
+_ORDER = [Scope.NONE, Scope.OWN, Scope.TEAM, Scope.LED_TEAMS, Scope.REGION, Scope.ALL]
 
 _CASE_WORK = [
     "cases.view_case",
@@ -73,6 +78,10 @@ _CASE_WORK = [
     "catalog.view_unit",
     "catalog.add_unit",
     "catalog.change_unit",
+    # Field rules (see `aftersales.core.policy`): who sees contacts, revenue and value figures.
+    "customers.view_contact",
+    "customers.view_customer_value",
+    "catalog.view_purchase_amount",
 ]
 
 # Absences and working hours: supervisors for the members of teams they lead, managers for all.
@@ -104,15 +113,31 @@ _COMMITMENTS = [
     "core.delete_calendarday",
 ]
 
+# Data-subject rights (PIPL/GDPR): managers handle erasure and see the privacy records; the
+# retention rules are edited in the admin site.
+_PRIVACY = [
+    "privacy.export_subject",
+    "privacy.erase_subject",
+    "privacy.view_erasurerecord",
+    "privacy.view_consent",
+    "privacy.view_retentionrule",
+    "privacy.change_retentionrule",
+]
+
+# Reading the audit log (core.audit): supervisors and up see every row; the reading is audited.
+_AUDIT = ["core.view_auditevent"]
+
 # Codenames as "app_label.codename"; created by migrations (model defaults and Meta.permissions).
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.FRONTLINE_AGENT: _CASE_WORK,
     Role.SENIOR_AGENT: [*_CASE_WORK, "customers.merge_customer"],
     Role.TECH_SUPPORT: _CASE_WORK,
+    # Technicians call and visit the customers of their work orders, but see no revenue.
     Role.TECHNICIAN: [
         "cases.view_case",
         "cases.work_case",
         "customers.view_customer",
+        "customers.view_contact",
         "customers.reveal_contact",
         "catalog.view_unit",
     ],
@@ -121,13 +146,19 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "cases.work_case",
         "cases.close_case",
         "customers.view_customer",
+        "customers.view_contact",
+        "customers.view_customer_value",
         "customers.reveal_contact",
         "catalog.view_unit",
+        "catalog.view_purchase_amount",
     ],
     Role.COMPLAINT_REVIEWER: [
         "cases.view_case",
         "customers.view_customer",
+        "customers.view_contact",
+        "customers.view_customer_value",
         "catalog.view_unit",
+        "catalog.view_purchase_amount",
     ],
     Role.WAREHOUSE: ["catalog.view_unit", "catalog.view_productmodel"],
     Role.SUPERVISOR: [
@@ -138,6 +169,19 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "customers.view_tier_report",
         "catalog.import_units",
         *_STAFF_PLANNING,
+        *_AUDIT,
+        "privacy.export_subject",
+    ],
+    # 区域经理: a supervisor's work over every team of their regions.
+    Role.REGIONAL_MANAGER: [
+        *_CASE_WORK,
+        "cases.close_case",
+        "cases.reassign_case",
+        "customers.merge_customer",
+        "customers.view_tier_report",
+        "catalog.import_units",
+        *_STAFF_PLANNING,
+        *_AUDIT,
     ],
     Role.MANAGER: [
         *_CASE_WORK,
@@ -151,7 +195,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "catalog.add_productmodel",
         "catalog.add_productline",
         *_STAFF_PLANNING,
+        *_AUDIT,
         *_COMMITMENTS,
+        *_PRIVACY,
     ],
     Role.ADMINISTRATOR: [
         *_CASE_WORK,
@@ -170,12 +216,19 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.add_team",
         "accounts.change_team",
         *_STAFF_PLANNING,
+        *_AUDIT,
         *_COMMITMENTS,
+        *_PRIVACY,
         "accounts.add_absence",
         "accounts.change_absence",
         "cases.view_routingrule",
         "cases.add_routingrule",
         "cases.change_routingrule",
+        # Outgoing webhooks send case data out of the system: administrators only.
+        "integrations.view_webhook",
+        "integrations.add_webhook",
+        "integrations.change_webhook",
+        "integrations.view_webhookdelivery",
     ],
 }
 

@@ -43,6 +43,20 @@ def user_led_team_ids(user: User) -> list[int]:
     )
 
 
+def user_region_team_ids(user: User) -> list[int]:
+    """Teams a regional manager sees: every active team in the regions of the user's teams.
+
+    A team without a region stands for itself only, so a blank region never widens the scope.
+    """
+    own = user.memberships.filter(team__is_active=True)
+    regions = own.exclude(team__region="").values("team__region")
+    return list(
+        Team.objects.filter(is_active=True)
+        .filter(Q(region__in=regions) | Q(pk__in=own.values("team_id")))
+        .values_list("pk", flat=True)
+    )
+
+
 def user_primary_team(user: User) -> Team | None:
     """The team new cases opened by this user belong to: the first led, else the first joined."""
     membership = (

@@ -2,28 +2,54 @@
 
 import datetime as dt
 import secrets
+from functools import partial
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.models import BusinessCalendar
+from aftersales.core.phones import mask_email, mask_phone, normalize_phone
+from aftersales.core.policy import FIELD_PERMISSIONS
 from aftersales.core.services import audit_record
 
-from .models import Absence, ApiToken, Seniority, Team, TeamMembership, User
+from .models import Absence, ApiToken, Seniority, Team, TeamMembership, User, new_security_stamp
 from .permissions import require_perm
 from .roles import ROLE_PERMISSIONS, Role, Scope
 from .selectors import user_scope
+from .throttle import throttle_attempt
 
 
 def roles_sync() -> None:
-    """Create the role groups and give each exactly its permissions (idempotent)."""
+    """Create the role groups and give each exactly its permissions (idempotent).
+
+    Field permissions (`aftersales.core.policy.FIELD_PERMISSIONS`) guard fields, not models, so
+    no model declares them: they are created here on the model their data belongs to.
+    """
     with transaction.atomic():
+        for dotted, (model, name) in FIELD_PERMISSIONS.items():
+            app_label, codename = dotted.split(".")
+            content_type = ContentType.objects.get_by_natural_key(app_label, model)
+            Permission.objects.update_or_create(
+                content_type=content_type, codename=codename, defaults={"name": name}
+            )
         for role, codenames in ROLE_PERMISSIONS.items():
             group, _ = Group.objects.get_or_create(name=role.value)
             perms = []
@@ -310,3 +336,280 @@ def staff_schedule_set(
             data={"before": before, "after": after},
         )
         return locked
+
+
+def _session_rehash(session_key: str, user: User) -> None:
+    """Give one stored session of `user` the user's current session hash, so it survives."""
+    engine = import_module(settings.SESSION_ENGINE)
+    store = engine.SessionStore(session_key)
+    if str(store.get(SESSION_KEY, "")) != str(user.pk):
+        return  # no such session, or someone else's
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+
+
+def sessions_end(
+    *,
+    user: User,
+    keep_session_key: str | None = None,
+    reason: str,
+    actor: User | None = None,
+) -> None:
+    """End every session of `user` at its next request, except `keep_session_key` if given.
+
+    Rotates the user's security stamp, which is part of the session hash Django checks on
+    every request (as a password change does). Used after a change of second factor, when an
+    account is disabled, and on request. `user` gets the new stamp too, so a caller holding it
+    can `update_session_auth_hash(request, user)` to keep its own session.
+    """
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.security_stamp = new_security_stamp()
+        locked.save(update_fields=["security_stamp"])
+        audit_record(
+            actor=actor or user,
+            action="auth.sessions_ended",
+            entity="user",
+            entity_id=locked.pk,
+            data={"reason": reason, "kept_one": bool(keep_session_key)},
+        )
+    user.security_stamp = locked.security_stamp
+    if keep_session_key:
+        _session_rehash(keep_session_key, locked)
+
+
+def api_tokens_revoke_all(*, actor: User | None, user: User, reason: str) -> int:
+    """Revoke every live bearer token of `user` at once; returns how many were revoked."""
+    with transaction.atomic():
+        count = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=clock.now()
+        )
+        if count:
+            audit_record(
+                actor=actor,
+                action="auth.tokens_revoked",
+                entity="user",
+                entity_id=user.pk,
+                data={"count": count, "reason": reason},
+            )
+        return count
+
+
+def staff_set_active(*, actor: User, user: User, active: bool) -> User:
+    """Enable or disable a staff account (administrators).
+
+    Disabling takes effect at once: every bearer token is revoked and every session ends at its
+    next request. Nobody disables their own account (an administrator could lock everyone out).
+    """
+    require_perm(actor, "accounts.change_user")
+    if not active and actor.pk == user.pk:
+        raise ApplicationError(
+            "cannot_disable_self", _("You cannot disable your own account."), status=409
+        )
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_active == active:
+            return locked
+        locked.is_active = active
+        locked.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="staff.enabled" if active else "staff.disabled",
+            entity="user",
+            entity_id=locked.pk,
+            data={"before": {"is_active": not active}, "after": {"is_active": active}},
+        )
+        if not active:
+            api_tokens_revoke_all(actor=actor, user=locked, reason="disabled")
+            sessions_end(user=locked, reason="disabled", actor=actor)
+    user.is_active = locked.is_active
+    user.security_stamp = locked.security_stamp
+    return locked
+
+
+def _masked_email(value: str) -> str:
+    return mask_email(value) if value else ""
+
+
+def _masked_phone(value: str) -> str:
+    return mask_phone(value) if value else ""
+
+
+def staff_contact_update(*, actor: User, email: str, phone: str, reauthenticated: bool) -> User:
+    """Change one's own e-mail address and work phone (blank clears them).
+
+    A change needs the password entered again within REAUTH_MAX_AGE seconds
+    (`reauthenticated`), since whoever controls the e-mail address can reset the password.
+    The audit row holds the before/after values masked.
+    """
+    email = email.strip()
+    phone = phone.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ApplicationError(
+                "invalid_email",
+                _("%(value)r is not an e-mail address.") % {"value": email},
+                details={"email": _("Enter a valid e-mail address.")},
+                status=422,
+            ) from exc
+    if phone:
+        phone = normalize_phone(phone)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=actor.pk)
+        changes: dict[str, dict[str, str]] = {}
+        if locked.email != email:
+            changes["email"] = {
+                "before": _masked_email(locked.email),
+                "after": _masked_email(email),
+            }
+        if locked.phone != phone:
+            changes["phone"] = {
+                "before": _masked_phone(locked.phone),
+                "after": _masked_phone(phone),
+            }
+        if not changes:
+            return locked
+        if not reauthenticated:
+            raise ApplicationError(
+                "reauth_required",
+                _("Enter your password again to change your e-mail address or phone."),
+                status=403,
+            )
+        locked.email = email
+        locked.phone = phone
+        locked.full_clean(exclude=["password"])
+        locked.save(update_fields=["email", "phone"])
+        audit_record(
+            actor=actor,
+            action="staff.contact_changed",
+            entity="user",
+            entity_id=locked.pk,
+            data=changes,
+        )
+    actor.email = locked.email
+    actor.phone = locked.phone
+    return locked
+
+
+def _password_validate(user: User, password: str) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError(
+            "invalid_password",
+            _("The password cannot be used."),
+            details={"password": list(exc.messages)},
+            status=422,
+        ) from exc
+
+
+def password_change(*, user: User, password: str, ip: str = "") -> User:
+    """Set a new password the user chose (knowing the old one, checked by the caller).
+
+    The password validators apply (length, similarity, known-password lists). The session hash
+    changes with the password, so every other session ends at its next request; the caller
+    keeps its own with `update_session_auth_hash`.
+    """
+    _password_validate(user, password)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(password)
+        locked.save(update_fields=["password"])
+        audit_record(
+            actor=locked, action="auth.password_changed", entity="user", entity_id=locked.pk, ip=ip
+        )
+    user.password = locked.password
+    return locked
+
+
+def password_change_record(*, actor: User, user: User) -> None:
+    """Audit a password an administrator set in the admin site (whose form saves it itself);
+    call in the same transaction. The user's sessions end with the old password."""
+    audit_record(
+        actor=actor,
+        action="auth.password_changed",
+        entity="user",
+        entity_id=user.pk,
+        data={"by_administrator": True},
+    )
+
+
+def password_reset_request(*, email: str, ip: str, base_url: str) -> None:
+    """Send a password-reset link to the staff account(s) using `email`, if there are any.
+
+    The caller answers the same whether or not one exists (no account enumeration); requests
+    are throttled per address and client (429 `too_many_attempts`). The mail goes out after
+    commit from a worker, so the answer takes as long either way.
+    """
+    address = email.strip()
+    throttle_attempt(scope="password_reset", account=address, ip=ip)
+    users = [
+        u
+        for u in User.objects.filter(email__iexact=address, is_active=True)
+        if u.has_usable_password()
+    ]
+    with transaction.atomic():
+        for user in users:
+            audit_record(
+                actor=None,
+                action="auth.password_reset_requested",
+                entity="user",
+                entity_id=user.pk,
+                ip=ip,
+            )
+            transaction.on_commit(
+                partial(_password_reset_mail_queue, user.pk, base_url), robust=True
+            )
+
+
+def _password_reset_mail_queue(user_id: int, base_url: str) -> None:
+    from .tasks import password_reset_mail
+
+    password_reset_mail.delay(user_id, base_url)
+
+
+def password_reset_mail_send(*, user_id: int, base_url: str) -> int:
+    """E-mail the reset link to one active user, in their language; returns mails sent."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email:
+        return 0
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "user": user,
+        "link": base_url.rstrip("/") + path,
+        "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+    }
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        subject = render_to_string("accounts/password_reset_subject.txt", context).strip()
+        body = render_to_string("accounts/password_reset_email.txt", context)
+    return send_mail(subject, body, None, [user.email])
+
+
+def password_reset_complete(*, user: User, password: str, ip: str = "") -> User:
+    """Set the password chosen through a valid reset link; the link then stops working.
+
+    Django's reset token hashes the password and last sign-in, so it is spent once the password
+    changes; every session of the user ends with it.
+    """
+    _password_validate(user, password)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(password)
+        locked.save(update_fields=["password"])
+        audit_record(
+            actor=locked,
+            action="auth.password_reset_completed",
+            entity="user",
+            entity_id=locked.pk,
+            ip=ip,
+        )
+    user.password = locked.password
+    return locked

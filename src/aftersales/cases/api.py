@@ -6,21 +6,32 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, File, Query, Router, Schema, UploadedFile
 from ninja.responses import Status as Reply
 from pydantic import ConfigDict
 
 from aftersales.accounts.models import Team, User
 from aftersales.catalog.models import ProductLine
 from aftersales.catalog.selectors import unit_queryset_for
+from aftersales.core.audit import personal_data_viewed
 from aftersales.core.errors import ApplicationError
-from aftersales.core.schemas import Offset, RecordId
+from aftersales.core.schemas import Offset, RecordId, StrictIn
 from aftersales.customers.models import Channel
 from aftersales.customers.selectors import customer_queryset_for
 from aftersales.sla.selectors import case_clocks
 
-from . import selectors, services
-from .models import SUBCATEGORIES, Case, CaseEvent, Nature, SolutionType, Status, Urgency
+from . import attachments, selectors, services
+from .models import (
+    SUBCATEGORIES,
+    Attachment,
+    Case,
+    CaseEvent,
+    Nature,
+    SolutionType,
+    Status,
+    Urgency,
+)
 from .workflow import TRANSITIONS
 
 router = Router(tags=["cases"])
@@ -65,10 +76,6 @@ for _lit, _choices in (
     (SolutionT, SolutionType.values),
 ):
     assert set(_lit.__args__) == set(_choices), _lit  # type: ignore[attr-defined]
-
-
-class StrictIn(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class CaseIn(StrictIn):
@@ -223,9 +230,15 @@ class QueueQuery(Schema):
     product_line: RecordId | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
-    q: str = Field("", max_length=100)
     limit: int = Field(50, ge=1, le=200)
     offset: Offset = 0
+
+
+class CaseSearchIn(QueueQuery):
+    """The queue filters plus a search term, sent as a JSON body: a phone number or a name
+    is personal data and stays out of URLs (and so out of access logs)."""
+
+    q: str = Field(min_length=1, max_length=100, description="Case no., phone, serial or name")
 
 
 def _case_out(case: Case, user: User) -> dict[str, object]:
@@ -320,6 +333,25 @@ def case_choices(request: HttpRequest) -> dict[str, object]:
 
 @router.get("", response=CaseListOut, summary="Case queue (scoped, filtered, most urgent first)")
 def case_list(request: HttpRequest, filters: Query[QueueQuery]) -> dict[str, object]:
+    """The queue by filters; to search by case number, phone, serial or name, POST `/search`."""
+    if "q" in request.GET:
+        # Refused rather than ignored: a client must not take the whole queue for its answer.
+        raise ApplicationError(
+            "search_in_url",
+            _("Search with POST /cases/search; a search term does not belong in a URL."),
+            status=422,
+        )
+    return _case_page(request, filters, q="")
+
+
+@router.post("/search", response=CaseListOut, summary="Search the queue (term in the body)")
+def case_search(request: HttpRequest, payload: CaseSearchIn) -> dict[str, object]:
+    """The queue filtered as `GET /cases` and by `q`: a case number, a phone number, a serial
+    number, a full customer name or surname (names are encrypted: exact match only)."""
+    return _case_page(request, payload, q=payload.q)
+
+
+def _case_page(request: HttpRequest, filters: QueueQuery, *, q: str) -> dict[str, object]:
     user = _user(request)
     qs = selectors.case_queue(
         user,
@@ -333,7 +365,7 @@ def case_list(request: HttpRequest, filters: Query[QueueQuery]) -> dict[str, obj
             product_line=filters.product_line,
             date_from=filters.date_from,
             date_to=filters.date_to,
-            q=filters.q,
+            q=q,
         ),
     ).select_related("unit__model")
     page = list(qs[filters.offset : filters.offset + filters.limit])
@@ -398,12 +430,20 @@ def case_create(request: HttpRequest, payload: CaseIn) -> Any:
         idempotency_key=key,
         kind=payload.kind,
     )
-    return Reply(201 if created else 200, _after_write(request, case.number))
+    return Reply(201 if created else 200, _after_write(request, case))
 
 
 @router.get("/{number}", response=CaseOut, summary="One case")
 def case_detail(request: HttpRequest, number: str) -> dict[str, object]:
-    return _case_out(_get(request, number), _user(request))
+    case = _get(request, number)
+    personal_data_viewed(
+        actor=_user(request),
+        customer_id=case.customer_id,
+        entity="case",
+        entity_id=case.pk,
+        via="case.api",
+    )
+    return _case_out(case, _user(request))
 
 
 @router.post(
@@ -443,23 +483,27 @@ def case_assign(request: HttpRequest, number: str, payload: AssignIn) -> dict[st
     services.case_assign(
         actor=_user(request), case=case, team=team, assignee=assignee, reason=payload.reason
     )
-    return _after_write(request, case.number)
+    return _after_write(request, case)
 
 
-def _after_write(request: HttpRequest, number: str) -> dict[str, object]:
-    # After a reassignment the case may have left the actor's scope; show what they may see.
+def _after_write(request: HttpRequest, case: Case) -> dict[str, object]:
+    """The case as the actor's write left it.
+
+    `case` is the object the endpoint found through the actor's scope (or the case they just
+    opened). After a reassignment it may have left that scope; the actor still gets the state
+    their own write produced, read again by primary key, and nothing of any other case.
+    """
     user = _user(request)
-    case = (
+    fresh = (
         selectors.case_queryset_for(user)
         .select_related("customer", "unit__model", "team", "assignee", "product_line")
-        .filter(number=number)
+        .filter(pk=case.pk)
         .first()
     )
-    if case is None:
-        case = Case.objects.select_related(
-            "customer", "unit__model", "team", "assignee", "product_line"
-        ).get(number=number)
-    return _case_out(case, user)
+    if fresh is None:
+        case.refresh_from_db()
+        fresh = case
+    return _case_out(fresh, user)
 
 
 @router.post("/{number}/transitions", response=CaseOut, summary="Apply a lifecycle action")
@@ -472,7 +516,7 @@ def case_transition(request: HttpRequest, number: str, payload: TransitionIn) ->
         solution_type=payload.solution_type or "",
         solution_notes=payload.solution_notes,
     )
-    return _after_write(request, case.number)
+    return _after_write(request, case)
 
 
 @router.post(
@@ -520,9 +564,82 @@ def case_feedback(request: HttpRequest, number: str, payload: FeedbackIn) -> dic
         useful=payload.useful,
         reason=payload.reason,
     )
-    return _after_write(request, case.number)
+    return _after_write(request, case)
 
 
 @router.get("/{number}/events", response=list[EventOut], summary="The case's events and contacts")
 def case_events(request: HttpRequest, number: str) -> list[CaseEvent]:
-    return list(selectors.case_timeline(_get(request, number)))
+    case = _get(request, number)
+    personal_data_viewed(
+        actor=_user(request),
+        customer_id=case.customer_id,
+        entity="case",
+        entity_id=case.pk,
+        via="case.events.api",
+    )
+    return list(selectors.case_timeline(case))
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: dt.datetime
+    uploaded_by: Ref
+
+    @staticmethod
+    def resolve_uploaded_by(obj: Attachment) -> dict[str, object]:
+        return {"id": obj.uploaded_by.pk, "name": obj.uploaded_by.label}
+
+
+@router.get("/{number}/attachments", response=list[AttachmentOut], summary="The case's attachments")
+def attachment_list(request: HttpRequest, number: str) -> list[Attachment]:
+    return list(attachments.attachment_list(_get(request, number)))
+
+
+@router.post(
+    "/{number}/attachments",
+    response={201: AttachmentOut},
+    summary="Attach a file (multipart field `file`): images, PDF, MP4, plain text; 10 MB",
+)
+def attachment_upload(request: HttpRequest, number: str, file: File[UploadedFile]) -> Any:
+    attachment = attachments.attachment_add(
+        actor=_user(request), case=_get(request, number), upload=file
+    )
+    return Reply(201, attachment)
+
+
+@router.get(
+    "/{number}/attachments/{attachment_id}/download",
+    summary="Download an attachment (always as a file to save; audited)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file, with its identified type and `attachment` disposition",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def attachment_download(request: HttpRequest, number: str, attachment_id: RecordId) -> Any:
+    attachment, handle = attachments.attachment_open(
+        actor=_user(request),
+        case=_get(request, number),
+        attachment_id=attachment_id,
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+    return attachments.download_response(attachment, handle)
+
+
+@router.delete(
+    "/{number}/attachments/{attachment_id}",
+    response={204: None},
+    summary="Delete an attachment (the uploader, or a supervisor)",
+)
+def attachment_delete(request: HttpRequest, number: str, attachment_id: RecordId) -> Any:
+    attachments.attachment_delete(
+        actor=_user(request), case=_get(request, number), attachment_id=attachment_id
+    )
+    return Reply(204, None)

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from aftersales.accounts.models import Seniority, Team
 from aftersales.accounts.roles import ROLE_LABELS
+from aftersales.core.fields import EncryptedTextField
 from aftersales.customers.models import Channel, Tier
 
 StrOrPromise = str | Promise
@@ -140,7 +141,7 @@ class Case(models.Model):
     kind = models.CharField(max_length=10, choices=CaseKind.choices, default=CaseKind.SERVICE)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     subject = models.CharField(_("subject"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = EncryptedTextField(_("description"), blank=True)  # personal data: encrypted
     nature = models.CharField(max_length=12, choices=Nature.choices, blank=True)
     subcategory = models.CharField(max_length=30, blank=True)
     urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
@@ -160,7 +161,7 @@ class Case(models.Model):
         related_name="assigned_cases",
     )
     solution_type = models.CharField(max_length=20, choices=SolutionType.choices, blank=True)
-    solution_notes = models.TextField(blank=True)
+    solution_notes = EncryptedTextField(blank=True)  # personal data: encrypted
     classified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -232,6 +233,7 @@ class CaseEvent(models.Model):
         SLA = "sla", _("Service clock")
         ESCALATED = "escalated", _("Escalated")
         FEEDBACK = "feedback", _("Marked as useful feedback")
+        ATTACHMENT = "attachment", _("Attachment")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")
@@ -247,7 +249,7 @@ class CaseEvent(models.Model):
     to_status = models.CharField(max_length=20, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
     direction = models.CharField(max_length=3, choices=Direction.choices, blank=True)
-    body = models.TextField(blank=True)
+    body = EncryptedTextField(blank=True)  # what was said or written: encrypted at rest
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -259,6 +261,45 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Attachment(models.Model):
+    """A file attached to a case (工单附件): a photo of the fault, an invoice, a log.
+
+    The bytes live under `PRIVATE_MEDIA_ROOT` with a random name and are only ever sent through
+    the case they belong to (see `cases.attachments`); no URL serves the directory. A deleted
+    attachment keeps its row as the record of what was there; its bytes are removed.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    filename = models.CharField(_("file name"), max_length=200)
+    stored_name = models.CharField(max_length=64, unique=True)
+    # Identified from the file's own bytes, never taken from the uploader's claim.
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"], name="cases_attachment_case")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deleted_at__isnull=True, deleted_by__isnull=True)
+                | models.Q(deleted_at__isnull=False),
+                name="cases_attachment_deleted_by_needs_deleted_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/{self.pk} {self.filename}"
 
 
 class Region(models.TextChoices):

@@ -11,6 +11,7 @@ from aftersales.accounts.models import User
 from aftersales.accounts.roles import Role, Scope
 from aftersales.accounts.selectors import (
     user_led_team_ids,
+    user_region_team_ids,
     user_roles,
     user_scope,
     user_team_ids,
@@ -19,6 +20,7 @@ from aftersales.catalog.models import Unit
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
 from aftersales.core.phones import normalize_phone
+from aftersales.customers.contacts import customer_name_condition
 from aftersales.customers.models import ContactPoint, Customer
 
 from .models import OPEN_STATUSES, Case, CaseEvent, Status
@@ -26,7 +28,7 @@ from .workflow import TRANSITIONS, allowed_actions
 
 
 def case_queryset_for(user: User) -> QuerySet[Case]:
-    """Cases the user may see: own (assigned), team, led teams, or all, by their widest role.
+    """Cases the user may see: own (assigned), team, led teams, region or all, by widest role.
 
     Every case list and every case look-up starts here, so a case outside the scope is simply
     not found (404), never leaked.
@@ -37,6 +39,8 @@ def case_queryset_for(user: User) -> QuerySet[Case]:
         return qs
     if scope == Scope.LED_TEAMS:
         visible = Q(team_id__in=user_led_team_ids(user)) | Q(assignee=user)
+    elif scope == Scope.REGION:
+        visible = Q(team_id__in=user_region_team_ids(user)) | Q(assignee=user)
     elif scope == Scope.TEAM:
         visible = Q(team_id__in=user_team_ids(user)) | Q(assignee=user)
     elif scope == Scope.OWN:
@@ -137,7 +141,8 @@ def _search(q: str) -> Q:
                 ).values("customer_id")
             )
             return condition
-    customers = Customer.objects.filter(Q(name__icontains=q) | Q(number=q.upper()))
+    # Names are encrypted: a full name or a surname matches through its blind index.
+    customers = Customer.objects.filter(customer_name_condition(q) | Q(number=q.upper()))
     return condition | Q(customer_id__in=customers.values("id"))
 
 

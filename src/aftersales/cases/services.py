@@ -17,8 +17,9 @@ from aftersales.accounts.selectors import user_primary_team, user_team_ids
 from aftersales.catalog.models import ProductLine, Unit
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
-from aftersales.core.services import number_allocate
+from aftersales.core.services import audit_record, number_allocate
 from aftersales.customers.models import Channel, Customer
+from aftersales.integrations.services import webhooks_case_event
 from aftersales.sla.clocks import LIVE_CHANNELS, SpecCache, clocks_sync
 
 from .models import (
@@ -52,7 +53,37 @@ def _status(case: Case) -> dict[str, str]:
 def _event(
     case: Case, *, kind: str, actor: User | None, at: dt.datetime, **fields: Any
 ) -> CaseEvent:
-    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, occurred_at=at, **fields)
+    event = CaseEvent.objects.create(case=case, kind=kind, actor=actor, occurred_at=at, **fields)
+    # Webhooks that want this event get a delivery in this transaction, sent after the commit.
+    webhooks_case_event(case=case, event=event)
+    _event_audit(case, event)
+    return event
+
+
+# Event data left out of the audit mirror: free text that may name or describe the customer.
+_NOT_AUDITED = {"subject"}
+
+
+def _event_audit(case: Case, event: CaseEvent) -> None:
+    """Mirror a case event into the audit log (chained, append-only); the body is personal
+    free text and stays in the case's own history."""
+    audit_record(
+        actor=event.actor,
+        action=f"case.{event.kind}",
+        entity="case",
+        entity_id=case.pk,
+        customer_id=case.customer_id,
+        data={
+            "event_id": event.pk,
+            "number": case.number,
+            "at": event.occurred_at.isoformat(),
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "channel": event.channel,
+            "direction": event.direction,
+            "details": {k: v for k, v in (event.data or {}).items() if k not in _NOT_AUDITED},
+        },
+    )
 
 
 def _lock(case: Case) -> Case:

@@ -3,26 +3,30 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.selectors import assignable_users, user_team_ids
 from aftersales.catalog.models import ProductLine
 from aftersales.catalog.selectors import unit_queryset_for, warranty_status
 from aftersales.core import clock
-from aftersales.core.errors import ApplicationError
+from aftersales.core.audit import personal_data_viewed
+from aftersales.core.errors import ApplicationError, NotFound
+from aftersales.core.searches import search_store, search_term
 from aftersales.customers.models import Customer
 from aftersales.customers.selectors import customer_queryset_for
 from aftersales.sla.selectors import case_clocks, sla_overview, with_next_due
 
-from . import selectors, services
+from . import attachments, selectors, services
 from .forms import (
     AssignForm,
     CaseOpenForm,
@@ -46,9 +50,19 @@ def _user(request: HttpRequest) -> User:
 
 @login_required
 @permission_required("cases.view_case", raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def case_queue(request: HttpRequest) -> HttpResponse:
+    """The queue. Filters travel in the URL; a search term (a phone number or a name is
+    personal data) is POSTed, kept in the session, and the URL carries its opaque id `s`."""
     user = _user(request)
-    form = QueueFilterForm(request.GET or None)
+    params = _queue_params(request)
+    if request.method == "POST" and not request.headers.get("HX-Request"):
+        return redirect(f"{reverse('web:case_queue')}?{params.urlencode()}")
+    form_data = params.copy()
+    q = search_term(request, form_data.pop("s", [""])[-1], kind="cases")
+    if q:
+        form_data["q"] = q
+    form = QueueFilterForm(form_data or None)
     data: dict[str, Any] = form.cleaned_data if form.is_valid() else {}
     status = data.get("status") or "open"
     filters = selectors.QueueFilters(
@@ -65,7 +79,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     )
     paginator = Paginator(with_next_due(selectors.case_queue(user, filters)), PAGE_SIZE)
     page = paginator.get_page(data.get("page") or 1)
-    query = request.GET.copy()
+    query = params.copy()
     query.pop("page", None)
     context = {
         "form": form,
@@ -81,7 +95,24 @@ def case_queue(request: HttpRequest) -> HttpResponse:
         "cases/_queue_results.html" if request.headers.get("HX-Request") else "cases/queue.html"
     )
     # Filters that do not parse are shown as errors (and ignored), never silently dropped.
-    return render(request, template, context, status=422 if form.errors else 200)
+    response = render(request, template, context, status=422 if form.errors else 200)
+    if request.method == "POST":  # HTMX: the address bar gets the filters and the search id
+        response["HX-Push-Url"] = f"{reverse('web:case_queue')}?{params.urlencode()}"
+    return response
+
+
+def _queue_params(request: HttpRequest) -> QueryDict:
+    """The queue's URL parameters: as given (GET), or built from a posted filter form, with
+    the search term swapped for the opaque id of a search stored in the session."""
+    if request.method != "POST":
+        return request.GET.copy()
+    params = request.POST.copy()
+    for name in ("csrfmiddlewaretoken", "page", "s"):
+        params.pop(name, None)
+    q = params.pop("q", [""])[-1][:100].strip()
+    if q:
+        params["s"] = search_store(request, kind="cases", term=q)
+    return params
 
 
 @login_required
@@ -177,7 +208,16 @@ def _case_for(request: HttpRequest, number: str) -> Case:
 @login_required
 @permission_required("cases.view_case", raise_exception=True)
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
-    return _render_detail(request, _case_for(request, number))
+    case = _case_for(request, number)
+    # The page shows the customer's name and contacts.
+    personal_data_viewed(
+        actor=_user(request),
+        customer_id=case.customer_id,
+        entity="case",
+        entity_id=case.pk,
+        via="case.page",
+    )
+    return _render_detail(request, case)
 
 
 def _render_detail(
@@ -213,6 +253,9 @@ def _render_detail(
         "can_assign": user.has_perm("cases.assign_case") and case.is_open,
         "can_classify": user.has_perm("cases.classify_case") and case.is_open,
         "can_work": user.has_perm("cases.work_case"),
+        "attachments": attachments.attachment_list(case),
+        "can_delete_any_attachment": user.has_perm("cases.reassign_case"),
+        "attachment_max_mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024),
     }
     return render(request, "cases/detail.html", context, status=status)
 
@@ -309,6 +352,20 @@ def _apply(request: HttpRequest, user: User, case: Case, kind: str) -> None:
             actor=user, case=case, useful=form.cleaned_data["useful"] == "1"
         )
         messages.success(request, _("Saved."))
+    elif kind == "attach":
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ApplicationError(
+                "invalid_input", _("Choose a file to attach."), details={"file": "missing"}
+            )
+        attachments.attachment_add(actor=user, case=case, upload=upload)
+        messages.success(request, _("File attached."))
+    elif kind == "detach":
+        attachment_id = request.POST.get("attachment", "")
+        if not (attachment_id.isascii() and attachment_id.isdigit()):
+            raise Http404
+        attachments.attachment_delete(actor=user, case=case, attachment_id=int(attachment_id))
+        messages.success(request, _("Attachment deleted."))
     elif kind == "note":
         form = NoteForm(request.POST)
         if not form.is_valid():
@@ -317,3 +374,21 @@ def _apply(request: HttpRequest, user: User, case: Case, kind: str) -> None:
         messages.success(request, _("Note added."))
     else:
         raise Http404
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def case_attachment_download(
+    request: HttpRequest, number: str, attachment_id: int
+) -> HttpResponseBase:
+    """Send one attachment of a case in the user's scope, as a file to save (audited)."""
+    try:
+        attachment, handle = attachments.attachment_open(
+            actor=_user(request),
+            case=_case_for(request, number),
+            attachment_id=attachment_id,
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+    except NotFound as exc:
+        raise Http404 from exc
+    return attachments.download_response(attachment, handle)

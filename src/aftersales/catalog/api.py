@@ -1,7 +1,9 @@
 """JSON API of the product catalog, mounted at /api/v1/catalog.
 
 Endpoints parse, authorise, call one selector or service, and serialise. A unit's owner is
-shown as id, number and name only: warehouse staff see units but never customer contacts.
+shown as id, number and name only, and only to readers whose customer scope includes the owner
+(never to warehouse staff); the purchase amount needs `catalog.view_purchase_amount` (see
+`aftersales.core.policy`).
 """
 
 import datetime as dt
@@ -14,13 +16,15 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
-from pydantic import ConfigDict, StringConstraints, field_validator
+from pydantic import StringConstraints, field_validator
 
 from aftersales.accounts.models import User
 from aftersales.accounts.permissions import request_user
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
-from aftersales.core.schemas import DB_INT_MAX, PageOf100
+from aftersales.core.policy import VIEW_PURCHASE_AMOUNT, visible_to
+from aftersales.core.schemas import DB_INT_MAX, PageOf100, StrictIn
+from aftersales.customers.models import Customer
 from aftersales.customers.selectors import customer_queryset_for
 
 from . import selectors, services
@@ -45,12 +49,6 @@ Months = Annotated[int, Field(ge=0, le=services.MAX_WARRANTY_MONTHS)]
 Serial = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-
-
-class StrictIn(Schema):
-    """Input schemas refuse unknown fields: a typo must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class ProductLineIn(StrictIn):
@@ -152,14 +150,27 @@ class UnitOut(Schema):
     product_line_code: str
     serial_number: str
     purchase_date: dt.date
-    purchase_amount: Decimal
+    purchase_amount: Decimal | None = Field(
+        description="What the customer paid; null without catalog.view_purchase_amount"
+    )
     currency: str
     sales_channel: str
     retailer: str
     registered_at: dt.datetime
     import_id: int | None
-    customer: CustomerRefOut | None
+    customer: CustomerRefOut | None = Field(
+        description="The owner; null if none or outside the reader's customer scope"
+    )
     warranty: WarrantyOut = Field(description="Warranty position today (local calendar day)")
+
+    @staticmethod
+    def resolve_purchase_amount(obj: Unit, context: Any) -> Decimal | None:
+        return obj.purchase_amount if visible_to(context, VIEW_PURCHASE_AMOUNT) else None
+
+    @staticmethod
+    def resolve_customer(obj: Unit) -> Customer | None:
+        # `owner_visible` is annotated by `unit_queryset_for` from the reader's customer scope.
+        return obj.customer if getattr(obj, "owner_visible", False) else None
 
     @staticmethod
     def resolve_model_code(obj: Unit) -> str:

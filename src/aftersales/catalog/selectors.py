@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from aftersales.accounts.models import User
@@ -67,11 +67,19 @@ def unit_queryset_for(user: User) -> QuerySet[Unit]:
     """Units the user may see: all of them with `catalog.view_unit`, none without.
 
     Units are not scoped like cases: a serial number must be found by whoever takes the call or
-    ships the part. Callers must not expose more of the customer than id, number and name.
+    ships the part. The owner is not: each unit carries `owner_visible`, true only when its
+    customer is in the user's customer scope; callers show the owner (id, number and name, never
+    contacts) only then.
     """
     if not user.has_perm("catalog.view_unit"):
         return Unit.objects.none()
-    return Unit.objects.select_related("model__line", "customer")
+    # Imported here: the customer selectors read warranty positions from this module.
+    from aftersales.customers.selectors import customer_queryset_for
+
+    visible_owner = customer_queryset_for(user).filter(pk=OuterRef("customer_id"))
+    return Unit.objects.select_related("model__line", "customer").annotate(
+        owner_visible=Exists(visible_owner)
+    )
 
 
 def unit_get_for(user: User, *, pk: int) -> Unit:

@@ -180,7 +180,9 @@ def _register_routers() -> None:
     from aftersales.accounts.api import router as accounts_router
     from aftersales.cases.api import router as cases_router
     from aftersales.catalog.api import router as catalog_router
+    from aftersales.core.audit_api import router as audit_router
     from aftersales.customers.api import router as customers_router
+    from aftersales.privacy.api import router as privacy_router
     from aftersales.sla.api import router as sla_router
 
     api.add_router("/auth", accounts_router)
@@ -188,6 +190,8 @@ def _register_routers() -> None:
     api.add_router("/catalog", catalog_router)
     api.add_router("/cases", cases_router)
     api.add_router("/sla", sla_router)
+    api.add_router("/audit", audit_router)
+    api.add_router("/privacy", privacy_router)
 
 
 _register_routers()

@@ -5,3 +5,8 @@ class CoreConfig(AppConfig):
     name = "aftersales.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from .audit_signals import connect
+
+        connect()

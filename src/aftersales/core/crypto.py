@@ -1,8 +1,20 @@
 """Field encryption at rest (AES-256-GCM with key ids) and the keyed HMAC blind index.
 
-Stored form: ``v1.<key id>.<urlsafe base64 of nonce || ciphertext>``. The key id travels with the
-value, so keys rotate by adding a new first key to ``FIELD_ENCRYPTION_KEYS``; older keys keep
-decrypting until everything is re-encrypted.
+Stored form: ``v1.<key id>.<urlsafe base64 of 12-byte nonce || ciphertext || 16-byte tag>``.
+
+Keys come from the environment or a secrets file, never from the database:
+``FIELD_ENCRYPTION_KEYS`` (or the file named by ``FIELD_ENCRYPTION_KEYS_FILE``) is a list of
+``kid:base64`` entries, each a 32-byte AES key in URL-safe base64 under a short id without dots
+(e.g. ``2026a:3q2+7w...=``). The first entry encrypts; every entry decrypts. The key id travels
+with each value, so rotation is: put a new key first, keep the old ones after it, deploy, run
+``aftersales reencrypt`` (which rewrites every value under the first key, resumably), then drop
+the old keys once ``aftersales reencrypt --dry-run`` counts no value under them.
+
+``BLIND_INDEX_KEY`` (or ``BLIND_INDEX_KEY_FILE``) keys the HMAC-SHA256 blind indexes that let the
+database find equal values (a caller's phone number, an exact name) without holding them. A
+blind index leaks equality: rows with the same value have the same index. Rotating it means
+recomputing every index: deploy the new key, then ``aftersales reencrypt --rebuild-blind-index``
+(exact-match look-ups miss rows not yet rebuilt until it finishes).
 """
 
 import base64
@@ -32,7 +44,11 @@ def _parse_keys(raw: tuple[str, ...]) -> tuple[str, dict[str, AESGCM]]:
         kid, sep, b64 = entry.strip().partition(":")
         if not sep or not kid or "." in kid:
             raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS entries look like 'kid:base64key'")
-        material = base64.urlsafe_b64decode(b64.encode())
+        try:
+            # Strict: a mangled key is refused, never silently shortened. Both alphabets pass.
+            material = base64.b64decode(b64.encode(), altchars=b"-_", validate=True)
+        except ValueError as exc:  # binascii.Error: not base64
+            raise ImproperlyConfigured(f"encryption key {kid!r} is not base64") from exc
         if len(material) != 32:
             raise ImproperlyConfigured(f"encryption key {kid!r} must be 32 bytes")
         keys[kid] = AESGCM(material)
@@ -76,6 +92,22 @@ def decrypt(token: str, *, context: bytes = b"") -> str:
 def key_id_of(token: str) -> str:
     """The key id a stored value was encrypted with."""
     return token.split(".", 2)[1]
+
+
+def key_ids() -> list[str]:
+    """The configured key ids, the primary (encrypting) one first."""
+    primary, keys = _keys()
+    return [primary, *(kid for kid in keys if kid != primary)]
+
+
+def looks_encrypted(value: str) -> bool:
+    """Whether a stored value has the encrypted form (it may still fail to decrypt)."""
+    return value.startswith(f"{PREFIX}.") and value.count(".") >= 2
+
+
+def validate_keys(entries: list[str]) -> None:
+    """Refuse a malformed key list at start-up instead of at the first encrypted read."""
+    _parse_keys(tuple(entries))
 
 
 def blind_index(value: str, *, purpose: str) -> str:

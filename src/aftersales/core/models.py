@@ -1,6 +1,14 @@
 """Shared kernel tables: number sequences and the audit log."""
 
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import json
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -21,11 +29,90 @@ class Sequence(models.Model):
         return f"{self.name}/{self.period}={self.last_value}"
 
 
+# `prev_hash` of the first row of the chain.
+AUDIT_GENESIS = "0" * 64
+# Version tag hashed with every row: a later change of the canonical form gets a new tag.
+AUDIT_HASH_VERSION = "v1"
+
+
+def _audit_key() -> bytes:
+    key = settings.AUDIT_HMAC_KEY
+    if not key:
+        raise ImproperlyConfigured("AUDIT_HMAC_KEY is empty")
+    return str(key).encode("utf-8")
+
+
+def _canonical_json(value: Any) -> Any:
+    # Integral floats hash as integers: PostgreSQL's jsonb gives 1e20 back as an integer.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical_json(v) for v in value]
+    return value
+
+
+def audit_data_normalise(data: dict[str, Any] | None) -> dict[str, Any]:
+    """`data` as the database gives it back (string keys, lists, no NaN), so it hashes the
+    same before saving and after reading."""
+    normalised: dict[str, Any] = json.loads(json.dumps(data or {}, allow_nan=False))
+    return normalised
+
+
+def audit_ip_normalise(ip: str | None) -> str | None:
+    """One spelling per address (or None for a missing or unparseable one)."""
+    if not ip:
+        return None
+    try:
+        return ipaddress.ip_address(ip.strip()).compressed
+    except ValueError:
+        return None
+
+
+def audit_row_hash(
+    *,
+    occurred_at: dt.datetime,
+    actor_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: int,
+    customer_id: int | None,
+    ip: str | None,
+    data: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """HMAC-SHA256 (key `AUDIT_HMAC_KEY`) of a row's canonical form and its predecessor's hash.
+
+    The canonical form is sorted-key compact JSON of every field except the id (which the
+    database assigns only at insert, and rows are never updated). Chain order is id order,
+    because rows are appended under the chain head's lock. Addresses hash as their packed bytes
+    and times in UTC with microseconds, so the database's own spelling of either cannot matter.
+    """
+    packed_ip = ipaddress.ip_address(ip).packed.hex() if ip else None
+    canonical = {
+        "v": AUDIT_HASH_VERSION,
+        "occurred_at": occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor_id": actor_id,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "customer_id": customer_id,
+        "ip": packed_ip,
+        "data": _canonical_json(data),
+        "prev_hash": prev_hash,
+    }
+    message = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(_audit_key(), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 class AuditEvent(models.Model):
     """Who did or saw what, to which record, when: one append-only table for every domain.
 
     Domain event tables (e.g. case events) carry their own lifecycle history; this table holds
     everything else that must be accountable: reveals of personal data, merges, imports, logins.
+    Rows form a keyed hash chain (`prev_hash` -> `row_hash`, see `audit_row_hash`); on
+    PostgreSQL a trigger refuses UPDATE and DELETE, and the application role may only insert.
     """
 
     occurred_at = models.DateTimeField(db_index=True)
@@ -41,6 +128,8 @@ class AuditEvent(models.Model):
     # Address the request came from (blank for the system's own work).
     ip = models.GenericIPAddressField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, default="", editable=False)
+    row_hash = models.CharField(max_length=64, default="", editable=False)
 
     class Meta:
         indexes = [
@@ -53,6 +142,42 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.entity}#{self.entity_id}"
+
+    @property
+    def data_json(self) -> str:
+        """`data` as JSON text, for display."""
+        return json.dumps(self.data, ensure_ascii=False, sort_keys=True)
+
+    def compute_hash(self) -> str:
+        """The `row_hash` this row's fields and `prev_hash` call for."""
+        return audit_row_hash(
+            occurred_at=self.occurred_at,
+            actor_id=self.actor_id,
+            action=self.action,
+            entity=self.entity,
+            entity_id=self.entity_id,
+            customer_id=self.customer_id,
+            ip=self.ip,
+            data=self.data,
+            prev_hash=self.prev_hash,
+        )
+
+
+class AuditChainHead(models.Model):
+    """The one row naming the last link of the audit chain (pk 1).
+
+    Every append locks it (`select_for_update`), so two writers never chain onto the same
+    predecessor; it also lets the verifier notice rows cut off the end of the chain.
+    """
+
+    SINGLETON = 1
+
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+    last_hash = models.CharField(max_length=64, default=AUDIT_GENESIS)
+    length = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"audit chain: {self.length} rows, head {self.last_hash[:12]}"
 
 
 class BusinessCalendar(models.Model):

@@ -3,7 +3,13 @@ protected at rest, and what erasure does to it.
 
 Encryption, the data-subject export, erasure and retention all read this one list, so a field
 added to a model is protected everywhere once it is registered here (and a test fails when a
-field that looks personal is missing from it).
+field that looks personal is missing from it, see tests/core/test_pii.py).
+
+`encrypted` says the column holds AES-GCM ciphertext (`core.fields.EncryptedTextField`); its
+blind indexes, if any, are the model's `BlindIndexField`s whose `source` is the field. Kept in
+the clear on purpose: the company name (searched by part, and for a company customer not
+personal data), the region of an address (routing and reports), case subjects (a short
+summary of the fault shown in every queue; staff write no personal data there).
 """
 
 from dataclasses import dataclass
@@ -40,6 +46,9 @@ class PiiField:
 PII_FIELDS: tuple[PiiField, ...] = (
     PiiField("customers.Customer", "name", PiiKind.NAME, Erasure.REPLACE, ""),
     PiiField("customers.Customer", "notes", PiiKind.FREE_TEXT, Erasure.BLANK, ""),
+    PiiField(
+        "customers.Customer", "company_name", PiiKind.NAME, Erasure.BLANK, "", encrypted=False
+    ),
     PiiField("customers.ContactPoint", "value", PiiKind.PHONE, Erasure.DELETE_ROW, "customer"),
     PiiField("customers.Address", "street", PiiKind.ADDRESS, Erasure.BLANK, "customer"),
     PiiField("cases.Case", "description", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer"),

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from ninja import Schema
 from ninja.pagination import LimitOffsetPagination
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 # Ids and row offsets are signed 64-bit integers in the database: a larger number can match no
 # row, and SQLite and PostgreSQL refuse to compare a column with it, so it is refused as input.
@@ -12,6 +12,17 @@ DB_INT_MAX = 2**63 - 1
 
 RecordId = Annotated[int, Field(gt=0, le=DB_INT_MAX)]
 Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+
+
+class StrictIn(Schema):
+    """Base of every input schema: unknown fields are refused (422 `invalid_input`).
+
+    A client that sends `{"tier": "vip"}` or `{"status": "closed"}` where the schema does not
+    take it learns so and nothing changes, instead of the field being silently ignored: the
+    write allowlist of each endpoint is exactly its schema's fields (see `core.policy`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class PageOf100(LimitOffsetPagination):

@@ -60,7 +60,7 @@ class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
 class TierChangeAdmin(_ReadOnly):
     list_display = ("occurred_at", "customer", "before", "after", "source", "reason_code", "actor")
     list_filter = ("source", "after")
-    search_fields = ("customer__number", "customer__name")
+    search_fields = ("customer__number",)  # names are encrypted: not searchable in SQL
     list_select_related = ("customer", "actor")
     date_hierarchy = "occurred_at"
 
@@ -69,5 +69,5 @@ class TierChangeAdmin(_ReadOnly):
 class TierOverrideAdmin(_ReadOnly):
     list_display = ("customer", "tier", "expires_at", "set_by", "created_at", "ended_at")
     list_filter = ("tier", "end_reason")
-    search_fields = ("customer__number", "customer__name")
+    search_fields = ("customer__number",)  # names are encrypted: not searchable in SQL
     list_select_related = ("customer", "set_by")

@@ -13,13 +13,18 @@ from typing import Annotated, Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import ConfigDict, StringConstraints, field_validator
+from pydantic import StringConstraints, field_validator
 
 from aftersales.accounts.permissions import request_user
+from aftersales.accounts.throttle import throttle_lookup
 from aftersales.core import clock
-from aftersales.core.schemas import PageOf100
+from aftersales.core.audit import personal_data_viewed
+from aftersales.core.errors import ApplicationError
+from aftersales.core.policy import VIEW_CONTACT, VIEW_CUSTOMER_VALUE, visible_to
+from aftersales.core.schemas import PageOf100, StrictIn
 
 from . import selectors, services
 from .models import (
@@ -43,12 +48,6 @@ PhoneText = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 EmailText = Annotated[str, StringConstraints(min_length=3, max_length=254)]
 
 
-class StrictIn(Schema):
-    """Input schemas refuse unknown fields: a typo must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 class AddressIn(StrictIn):
     province: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
     city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -68,7 +67,6 @@ class CustomerCreateIn(StrictIn):
     preferred_language: LanguageCode = "zh-hans"
     consent_contact: bool = True
     notes: Notes = ""
-    tier: Tier = Tier.REGULAR
 
 
 class CustomerUpdateIn(StrictIn):
@@ -94,6 +92,16 @@ class ContactIn(StrictIn):
     value: Annotated[str, StringConstraints(min_length=1, max_length=254)]
     label: Annotated[str, StringConstraints(max_length=30)] = ""
     is_primary: bool = False
+
+
+class SearchIn(StrictIn):
+    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
+        Field(description="Customer number, full name or surname, company, phone or e-mail")
+    )
+
+
+class LookupIn(StrictIn):
+    phone: PhoneText = Field(description="The caller's number in any usual form")
 
 
 class MergeIn(StrictIn):
@@ -151,12 +159,12 @@ class CustomerOut(Schema):
     addresses: list[AddressOut]
 
     @staticmethod
-    def resolve_contacts(obj: Customer) -> list[ContactPoint]:
-        return list(obj.contacts.all())
+    def resolve_contacts(obj: Customer, context: Any) -> list[ContactPoint]:
+        return list(obj.contacts.all()) if visible_to(context, VIEW_CONTACT) else []
 
     @staticmethod
-    def resolve_addresses(obj: Customer) -> list[Any]:
-        return list(obj.addresses.all())
+    def resolve_addresses(obj: Customer, context: Any) -> list[Any]:
+        return list(obj.addresses.all()) if visible_to(context, VIEW_CONTACT) else []
 
 
 class CustomerUnitOut(Schema):
@@ -179,8 +187,12 @@ class CustomerMatchOut(Schema):
     name: str
     company_name: str
     tier: str
-    contacts: list[ContactOut]
+    contacts: list[ContactOut] = Field(description="Masked; empty without customers.view_contact")
     units: list[CustomerUnitOut]
+
+    @staticmethod
+    def resolve_contacts(obj: dict[str, Any], context: Any) -> list[ContactPoint]:
+        return obj["contacts"] if visible_to(context, VIEW_CONTACT) else []
 
 
 class LookupOut(Schema):
@@ -249,15 +261,36 @@ def _match_out(customer: Customer) -> dict[str, Any]:
     "",
     response=list[CustomerOut],
     operation_id="customers_list",
-    summary="List or search customers",
+    summary="List customers, newest first",
 )
 @paginate(PageOf100)
-def customers_list(
-    request: HttpRequest,
-    q: Annotated[str, Query(max_length=100, description="Number, name, phone or e-mail")] = "",
-) -> Any:
-    """Customers in the caller's scope matching `q` (newest first when `q` is empty)."""
-    return selectors.customer_search(user=request_user(request), q=q).prefetch_related("addresses")
+def customers_list(request: HttpRequest) -> Any:
+    """Customers in the caller's scope, newest first. To search, POST `/customers/search`: a
+    search term is personal data and does not belong in a URL."""
+    if "q" in request.GET:
+        # Refused rather than ignored: a client must not take the whole list for its answer.
+        raise ApplicationError(
+            "search_in_url",
+            _("Search with POST /customers/search; a search term does not belong in a URL."),
+            status=422,
+        )
+    return selectors.customer_search(user=request_user(request), q="").prefetch_related("addresses")
+
+
+@router.post(
+    "/search",
+    response=list[CustomerOut],
+    operation_id="customers_search",
+    summary="Search customers by number, name, company, phone or e-mail",
+)
+@paginate(PageOf100)
+def customers_search(request: HttpRequest, payload: SearchIn) -> Any:
+    """Customers in the caller's scope matching `q`: a customer number, a full name or a
+    surname (exact, names are encrypted), part of a company name, a phone number or an e-mail
+    address (exact); by customer number. The term travels in the body, never in the URL."""
+    return selectors.customer_search(user=request_user(request), q=payload.q).prefetch_related(
+        "addresses"
+    )
 
 
 @router.post(
@@ -273,18 +306,27 @@ def customers_create(request: HttpRequest, payload: CustomerCreateIn) -> Status[
     return Status(201, selectors.customer_get_for(request_user(request), pk=customer.pk))
 
 
-@router.get(
+@router.post(
     "/lookup",
     response=LookupOut,
     operation_id="customers_lookup_by_phone",
     summary="Recognise a caller by phone number",
 )
-def customers_lookup(
-    request: HttpRequest,
-    phone: Annotated[str, Query(min_length=1, max_length=40, description="Any usual form")],
-) -> dict[str, Any]:
-    """Who is calling: 0, 1 or several customers with their units and warranty positions."""
-    match = selectors.customers_by_phone(user=request_user(request), raw=phone)
+def customers_lookup(request: HttpRequest, payload: LookupIn) -> dict[str, Any]:
+    """Who is calling: 0, 1 or several customers with their units and warranty positions.
+
+    POST with the number in the JSON body, so it stays out of URLs and access logs."""
+    user = request_user(request)
+    throttle_lookup(request, user_id=user.pk)
+    match = selectors.customers_by_phone(user=user, raw=payload.phone)
+    for customer in match.customers:
+        personal_data_viewed(
+            actor=user,
+            customer_id=customer.pk,
+            entity="customer",
+            entity_id=customer.pk,
+            via="caller_lookup.api",
+        )
     return {
         "phone_e164": match.phone_e164,
         "matches": [_match_out(c) for c in match.customers],
@@ -299,7 +341,16 @@ def customers_lookup(
 )
 def customers_get(request: HttpRequest, customer_id: int) -> Customer:
     """One customer, contacts masked; 404 outside the caller's scope."""
-    return selectors.customer_get_for(request_user(request), pk=customer_id)
+    user = request_user(request)
+    customer = selectors.customer_get_for(user, pk=customer_id)
+    personal_data_viewed(
+        actor=user,
+        customer_id=customer.pk,
+        entity="customer",
+        entity_id=customer.pk,
+        via="customer.api",
+    )
+    return customer
 
 
 @router.patch(
@@ -422,6 +473,13 @@ def customers_timeline(request: HttpRequest, customer_id: int) -> list[selectors
     """Case events and the customer's audit trail, oldest first."""
     user = request_user(request)
     customer = selectors.customer_get_for(user, pk=customer_id)
+    personal_data_viewed(
+        actor=user,
+        customer_id=customer.pk,
+        entity="customer",
+        entity_id=customer.pk,
+        via="customer.timeline.api",
+    )
     return selectors.customer_timeline(user=user, customer=customer)
 
 
@@ -577,9 +635,16 @@ class TierScoreOut(Schema):
 class CustomerTierOut(Schema):
     customer_id: int
     tier: str
-    score: TierScoreOut | None
+    score: TierScoreOut | None = Field(
+        description="The last computed score; null if none yet or without "
+        "customers.view_customer_value (purchase figures are revenue)"
+    )
     override: TierOverrideOut | None
     changes: list[TierChangeOut]
+
+    @staticmethod
+    def resolve_score(obj: dict[str, Any], context: Any) -> Any:
+        return obj["score"] if visible_to(context, VIEW_CUSTOMER_VALUE) else None
 
 
 def _require_tier_report(request: HttpRequest) -> None:

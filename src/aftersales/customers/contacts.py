@@ -1,15 +1,18 @@
-"""Normal forms of contact values: E.164 phones, lower-cased e-mails, and their blind index.
+"""Normal forms of contact values: E.164 phones, lower-cased e-mails, and their blind index;
+and the look-up of an encrypted name by its blind indexes.
 
 Shared by the services (which store contacts) and the selectors (which look them up), so a
-number is always hashed exactly as it was stored.
+number or a name is always hashed exactly as it was stored.
 """
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
+from aftersales.core.names import name_key
 from aftersales.core.phones import normalize_phone
 
 from .models import ContactPoint
@@ -56,4 +59,18 @@ def contact_normalize(*, kind: str, raw: str) -> tuple[str, str]:
         _("Unknown contact kind %(value)r.") % {"value": kind},
         details={"kind": kind},
         status=422,
+    )
+
+
+def customer_name_condition(text: str, *, prefix: str = "") -> Q:
+    """Customers whose name is exactly `text`, or whose surname (leading name part) is `text`.
+
+    Both compare blind indexes (see `core.names`): no partial or substring match. `prefix`
+    reaches the customer through a relation (e.g. ``"customer__"`` from a case).
+    """
+    key = name_key(text)
+    if not key:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}name_index": blind_index(key, purpose="name")}) | Q(
+        **{f"{prefix}name_leading_index": blind_index(key, purpose="name_leading")}
     )

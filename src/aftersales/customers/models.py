@@ -1,7 +1,10 @@
 """The customer service file (客户服务档案): who the customer is and how to reach them.
 
-Phone numbers, e-mail addresses and street addresses are encrypted at rest; exact-match look-ups
-go through keyed HMAC blind indexes, so the database never reveals them.
+Names, notes, phone numbers, e-mail addresses and street addresses are encrypted at rest;
+exact-match look-ups go through keyed HMAC blind indexes (`core.fields.BlindIndexField`), so the
+database never reveals them: a name by its full normalised form (`name_index`) or its leading
+part, the surname (`name_leading_index`; see `core.names` for what that index leaks). The
+company name and the region of an address stay plain: they are searched and reported on.
 
 Value tiers (客户分类管理) are computed from purchases, usage and feedback under the active
 `TierPolicy` (see `customers.tiers` for the maths); `TierScore` holds each customer's latest
@@ -17,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from aftersales.core.fields import EncryptedTextField
+from aftersales.core.fields import BlindIndexedModel, BlindIndexField, EncryptedTextField
 from aftersales.core.phones import mask_email, mask_phone
 
 
@@ -41,21 +44,23 @@ class Tier(models.TextChoices):
     LOW = "low", _("Low value")
 
 
-class Customer(models.Model):
+class Customer(BlindIndexedModel):
     class Kind(models.TextChoices):
         PERSON = "person", _("Person")
         COMPANY = "company", _("Company")
 
     number = models.CharField(max_length=20, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
-    name = models.CharField(_("name"), max_length=200, db_index=True)
+    name = EncryptedTextField(_("name"), max_length=200)
+    name_index = BlindIndexField(source="name", purpose="name", db_index=True)
+    name_leading_index = BlindIndexField(source="name", purpose="name_leading", db_index=True)
     company_name = models.CharField(_("company"), max_length=200, blank=True)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.PHONE
     )
     preferred_language = models.CharField(max_length=10, default="zh-hans")
     consent_contact = models.BooleanField(_("consents to be contacted"), default=True)
-    notes = models.TextField(blank=True)
+    notes = EncryptedTextField(blank=True)
     tier = models.CharField(max_length=10, choices=Tier.choices, default=Tier.REGULAR)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
@@ -87,7 +92,7 @@ class Customer(models.Model):
         return self.merged_into_id is not None
 
 
-class ContactPoint(models.Model):
+class ContactPoint(BlindIndexedModel):
     """A phone number or e-mail address of a customer, encrypted, with its blind index."""
 
     class Kind(models.TextChoices):
@@ -97,7 +102,7 @@ class ContactPoint(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     value = EncryptedTextField()  # E.164 phone or lower-cased e-mail
-    lookup_hash = models.CharField(max_length=40, db_index=True)
+    lookup_hash = BlindIndexField(source="value", purpose_field="kind", db_index=True)
     label = models.CharField(max_length=30, blank=True)  # mobile, home, office...
     is_primary = models.BooleanField(default=False)
     created_at = models.DateTimeField()

@@ -27,8 +27,9 @@ from aftersales.catalog.models import Unit
 from aftersales.catalog.selectors import WarrantyStatus, warranty_status
 from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent
+from aftersales.privacy.models import ErasureReason, Purpose
 
-from .contacts import contact_lookup_hash, email_normalize, phone_e164
+from .contacts import contact_lookup_hash, customer_name_condition, email_normalize, phone_e164
 from .models import (
     Channel,
     ContactPoint,
@@ -107,7 +108,7 @@ def _customers_with_units(user: User, ids: Iterable[int]) -> list[Customer]:
         customer_queryset_for(user)
         .filter(pk__in=list(ids))
         .prefetch_related("contacts", _units_prefetch())
-        .order_by("name", "id")
+        .order_by("number")
     )
 
 
@@ -136,16 +137,20 @@ def customers_by_email(*, user: User, raw: str) -> list[Customer]:
 
 
 def customer_search(*, user: User, q: str) -> QuerySet[Customer]:
-    """Customers matching `q`: number, name or company, a phone number, or an e-mail address.
+    """Customers matching `q`: number, full name or surname, part of a company name, a phone
+    number, or an e-mail address; by customer number.
 
-    Contacts are encrypted, so phones and e-mails match exactly (blind index), never partially.
-    An empty `q` lists the newest customers.
+    Names and contacts are encrypted, so they match exactly through their blind indexes (a
+    name in full, or just its surname), never partially. An empty `q` lists the newest
+    customers.
     """
     qs = customer_queryset_for(user).prefetch_related("contacts")
     text = q.strip()
     if not text:
         return qs.order_by("-created_at", "-id")
-    condition = Q(number__iexact=text) | Q(name__icontains=text) | Q(company_name__icontains=text)
+    condition = (
+        Q(number__iexact=text) | customer_name_condition(text) | Q(company_name__icontains=text)
+    )
     try:
         if "@" in text:
             ids = _customer_ids_by_contact(
@@ -156,7 +161,8 @@ def customer_search(*, user: User, q: str) -> QuerySet[Customer]:
         condition |= Q(pk__in=ids)
     except ApplicationError:
         pass  # not a phone number or e-mail address: the text search alone answers
-    return qs.filter(condition).order_by("name", "id")
+    # Names are encrypted, so the database cannot sort by them; the number is stable and short.
+    return qs.filter(condition).order_by("number")
 
 
 def customer_cases_for(*, user: User, customer: Customer) -> QuerySet[Case]:
@@ -256,6 +262,26 @@ def _audit_text(event: AuditEvent) -> str:
         return _("Contact removed (%(kind)s)") % {"kind": data.get("kind", "")}
     if event.action == "customer.address_added":
         return _("Address added: %(region)s") % {"region": data.get("region", "")}
+    if event.action.startswith("privacy."):
+        return _privacy_audit_text(event)
+    return event.action
+
+
+def _privacy_audit_text(event: AuditEvent) -> str:
+    data = event.data
+    if event.action == "privacy.consent_recorded":
+        purposes = data.get("purposes") or [data.get("purpose", "")]
+        return (
+            _("Consent granted: %(purposes)s")
+            if data.get("granted")
+            else _("Consent withdrawn: %(purposes)s")
+        ) % {"purposes": ", ".join(_choice(Purpose, p) for p in purposes)}
+    if event.action == "privacy.export":
+        return _("All personal data exported")
+    if event.action == "privacy.erased":
+        return _("Personal data erased: %(reason)s") % {
+            "reason": _choice(ErasureReason, data.get("reason", ""))
+        }
     return event.action
 
 
@@ -274,6 +300,8 @@ def customer_timeline(*, user: User, customer: Customer) -> list[TimelineItem]:
     record_ids = [customer.pk, *customer.merged_from.values_list("pk", flat=True)]
     audits = (
         AuditEvent.objects.filter(entity="customer", entity_id__in=record_ids)
+        # Who looked at the file is for the audit search, not the customer's story.
+        .exclude(action="personal_data.viewed")
         .select_related("actor")
         .order_by("occurred_at", "id")
     )

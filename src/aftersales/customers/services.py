@@ -253,6 +253,11 @@ def customer_update(
     audit_record(
         actor=actor, action="customer.updated", entity="customer", entity_id=customer.pk, data=data
     )
+    if "consent_contact" in changed:
+        # The consent history is the record; the box is its summary (see privacy.services).
+        from aftersales.privacy.services import consent_contact_box_changed
+
+        consent_contact_box_changed(actor=actor, customer=customer)
     return customer
 
 
@@ -751,7 +756,7 @@ def _scores_upsert(
         for c in _SCORE_COLUMNS[1:]
     )
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_SCORE_COLUMNS))}) "
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_SCORE_COLUMNS))}) "  # nosec B608  # identifiers quoted, values bound
         f"ON CONFLICT ({connection.ops.quote_name('customer_id')}) DO UPDATE SET {updates}"
     )
     at = connection.ops.adapt_datetimefield_value(computed_at)

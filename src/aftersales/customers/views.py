@@ -1,6 +1,7 @@
 """HTML views (thin: parse, authorise, call a service or selector, render)."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -15,10 +17,16 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from aftersales.accounts.models import User
+from aftersales.accounts.throttle import throttle_lookup
 from aftersales.core import clock
+from aftersales.core.audit import personal_data_viewed
 from aftersales.core.errors import ApplicationError
+from aftersales.core.policy import VIEW_CONTACT, may
+from aftersales.core.searches import search_store, search_term
+from aftersales.privacy.selectors import customer_privacy_panel
 
 from . import selectors, services
+from .contacts import phone_e164
 from .forms import CustomerForm, MergeForm, TierOverrideForm
 from .models import Customer, TierChange
 
@@ -47,16 +55,35 @@ def _cards(customers: list[Customer]) -> list[dict[str, Any]]:
     return [{"customer": c, "units": selectors.customer_units(c, on=today)} for c in customers]
 
 
+def _search_url(name: str, search_id: str) -> str:
+    """The page's URL with the search's opaque id, never the term itself."""
+    return reverse(name) + (f"?{urlencode({'s': search_id})}" if search_id else "")
+
+
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def customer_search(request: HttpRequest) -> HttpResponse:
-    """Search box and results; HTMX asks for the results partial only, as the agent types."""
-    q = request.GET.get("q", "")[:100]
+    """Search box and results. The term is POSTed (by HTMX as the agent types, or by the form)
+    and kept in the session; URLs and pager links carry only its opaque id (`?s=`)."""
+    if request.method == "POST":
+        q = request.POST.get("q", "")[:100]
+        search_id = search_store(request, kind="customers", term=q) if q.strip() else ""
+        if not _is_htmx(request):
+            return redirect(_search_url("web:customer_search", search_id))
+        page_number: str | None = "1"
+    else:
+        search_id = request.GET.get("s", "")[:40]
+        q = search_term(request, search_id, kind="customers")
+        page_number = request.GET.get("page")
     results = selectors.customer_search(user=_user(request), q=q)
-    page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"q": q, "page": page}
+    page = Paginator(results, SEARCH_PAGE_SIZE).get_page(page_number)
+    search_id = search_id if q else ""
+    context = {"q": q, "page": page, "search_id": search_id}
     template = "customers/_search_results.html" if _is_htmx(request) else "customers/search.html"
     response = render(request, template, context)
+    if request.method == "POST":  # the address bar shows the search's id, not its term
+        response["HX-Push-Url"] = _search_url("web:customer_search", search_id)
     # One URL answers with a page or a fragment: caches and browser history must tell them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -64,11 +91,33 @@ def customer_search(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def caller_lookup(request: HttpRequest) -> HttpResponse:
-    """The incoming-call screen: who is calling on `?phone=`, and their units (客户辨识)."""
-    raw = request.GET.get("phone", "").strip()[:40]
-    context: dict[str, Any] = {"phone": raw, "searched": bool(raw)}
+    """The incoming-call screen: who is calling, and their units (客户辨识).
+
+    The number is POSTed and kept in the session; the answer is shown at `?s=<opaque id>`, so
+    no phone number is ever in a URL (access logs, browser history, `Referer`).
+    """
+    if request.method == "POST":
+        raw = request.POST.get("phone", "").strip()[:40]
+        try:
+            e164 = phone_e164(raw)
+        except ApplicationError:
+            refused = {"phone": raw, "error": _("That is not a phone number we can call back.")}
+            return render(request, "customers/caller_lookup.html", refused, status=422)
+        search_id = search_store(request, kind="phone", term=e164)
+        return redirect(_search_url("web:caller_lookup", search_id))
+    search_id = request.GET.get("s", "")[:40]
+    raw = search_term(request, search_id, kind="phone")
+    context: dict[str, Any] = {"phone": raw, "searched": bool(raw), "search_id": search_id}
     if raw:
+        try:
+            throttle_lookup(request, user_id=_user(request).pk)
+        except ApplicationError as exc:
+            context["error"] = exc.message
+            response = render(request, "customers/caller_lookup.html", context, status=429)
+            response["Retry-After"] = str(exc.details.get("retry_after", 60))
+            return response
         try:
             match = selectors.customers_by_phone(user=_user(request), raw=raw)
         except ApplicationError:
@@ -76,6 +125,14 @@ def caller_lookup(request: HttpRequest) -> HttpResponse:
             return render(request, "customers/caller_lookup.html", context, status=422)
         context["phone_e164"] = match.phone_e164
         context["cards"] = _cards(match.customers)
+        for customer in match.customers:
+            personal_data_viewed(
+                actor=_user(request),
+                customer_id=customer.pk,
+                entity="customer",
+                entity_id=customer.pk,
+                via="caller_lookup.page",
+            )
     return render(request, "customers/caller_lookup.html", context)
 
 
@@ -101,7 +158,8 @@ def customer_new(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("web:customer_detail", pk=customer.pk)
         return render(request, "customers/new.html", {"form": form}, status=422)
-    initial = {"phones": request.GET.get("phone", "")[:40]}
+    # Opened from the caller look-up: the number comes from its search, not from the URL.
+    initial = {"phones": search_term(request, request.GET.get("s"), kind="phone")}
     return render(request, "customers/new.html", {"form": CustomerForm(initial=initial)})
 
 
@@ -111,15 +169,24 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Customer 360: masked contacts, units with warranty, visible cases, the whole timeline."""
     user = _user(request)
     customer = selectors.customer_get_for(user, pk=pk)
+    show_contacts = may(user, VIEW_CONTACT)  # field rule, see core.policy
     context = {
         "customer": customer,
-        "contacts": list(customer.contacts.all()),
-        "addresses": list(customer.addresses.all()),
+        "contacts": list(customer.contacts.all()) if show_contacts else [],
+        "addresses": list(customer.addresses.all()) if show_contacts else [],
         "units": selectors.customer_units(customer, on=clock.today()),
         "cases": selectors.customer_cases_for(user=user, customer=customer),
         "timeline": selectors.customer_timeline(user=user, customer=customer),
         "tier": selectors.customer_tier(customer, changes=5),
+        "privacy": customer_privacy_panel(customer),
     }
+    personal_data_viewed(
+        actor=user,
+        customer_id=customer.pk,
+        entity="customer",
+        entity_id=customer.pk,
+        via="customer.page",
+    )
     return render(request, "customers/detail.html", context)
 
 

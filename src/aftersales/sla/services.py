@@ -21,6 +21,7 @@ from aftersales.accounts.permissions import require_perm
 from aftersales.cases.models import OPEN_STATUSES, Case, CaseEvent
 from aftersales.cases.services import case_escalate
 from aftersales.core import clock as clock_module
+from aftersales.integrations.services import webhooks_case_event
 from aftersales.notifications.services import notify
 
 from .clocks import SpecCache, clocks_sync
@@ -136,7 +137,7 @@ def _sweep_case(
 
 
 def _clock_event(clock: SlaClock, *, change: str, at: dt.datetime, now: dt.datetime) -> None:
-    CaseEvent.objects.create(
+    event = CaseEvent.objects.create(
         case_id=clock.case_id,
         kind=CaseEvent.Kind.SLA,
         occurred_at=at,
@@ -147,6 +148,7 @@ def _clock_event(clock: SlaClock, *, change: str, at: dt.datetime, now: dt.datet
             "noticed_at": now.isoformat(),
         },
     )
+    webhooks_case_event(case=clock.case, event=event)  # sla.breached, sent after the commit
 
 
 def _applies(rule: EscalationRule, clock: SlaClock, trigger: str) -> bool:

@@ -9,7 +9,9 @@ from aftersales.notifications.selectors import unread_count
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # Nothing of the application before the second sign-in step (MFA) is done.
+    verified = user is not None and getattr(user, "is_verified", lambda: False)()
+    if user is None or not user.is_authenticated or not verified:
         return {"nav_items": [], "unread_notifications": 0}
     items = []
     if user.has_perm("cases.add_case"):
@@ -22,4 +24,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("web:unit_list", "units"))
     if user.has_perm("customers.view_tier_report"):
         items.append(("web:customer_tiers", "tiers"))
+    if user.has_perm("core.view_auditevent"):
+        items.append(("web:audit_log", "audit"))
+    if user.has_perm("privacy.view_erasurerecord"):
+        items.append(("web:privacy_home", "privacy"))
     return {"nav_items": items, "unread_notifications": unread_count(user)}

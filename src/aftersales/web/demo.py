@@ -30,6 +30,7 @@ at every scale.
 """
 
 import datetime as dt
+import hashlib
 import itertools
 import random
 import time
@@ -51,9 +52,11 @@ from django.db.models import (
     Model,
 )
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from tqdm import tqdm
 
 from aftersales.accounts import services as accounts_services
+from aftersales.accounts.mfa import mfa_device_install, mfa_is_enrolled, totp_secret
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.roles import ROLE_LABELS, ROLE_SCOPES, Role
 from aftersales.accounts.services import roles_sync, staff_create, team_create
@@ -78,6 +81,7 @@ from aftersales.core.fields import EncryptedTextField
 from aftersales.core.models import AuditEvent, BusinessCalendar
 from aftersales.core.models import Sequence as NumberSequence
 from aftersales.core.phones import normalize_phone
+from aftersales.core.services import audit_bulk_append
 from aftersales.customers import services as customer_services
 from aftersales.customers.contacts import contact_normalize
 from aftersales.customers.models import Address, Channel, ContactPoint, Customer, Tier
@@ -86,7 +90,12 @@ from aftersales.sla.services import sla_clocks_rebuild
 
 T = TypeVar("T")
 
-DEMO_PASSWORD = "aftersales-demo"
+DEMO_PASSWORD = "aftersales-demo"  # nosec B105  # the published password of the demo accounts
+# DEMO ONLY. Every seeded staff account gets an authenticator (TOTP) whose secret is derived
+# from this constant and the username, so whoever reviews the demo can sign in: `aftersales
+# otp_code <username>` prints the current code (DEBUG only), `aftersales demo_info` the secrets.
+# Anyone who reads this file can compute these codes: real accounts enrol their own device.
+DEMO_TOTP_SALT = "aftersales-demo-only-totp-secret, never for real accounts"
 DEFAULT_SEED = 826
 BASE_CASES = 826
 BASE_CUSTOMERS = 600
@@ -236,6 +245,14 @@ STAFF: tuple[StaffSpec, ...] = (
         sees="Leads the Shenzhen desk: its cases; reassigns to any team",
         demo=True,
         weight=2,
+    ),
+    StaffSpec(
+        "regional",
+        "梁涛",
+        Role.REGIONAL_MANAGER,
+        leads=("field-south",),
+        sees="South China (华南) region: the Shenzhen desk, field and warehouse teams' cases",
+        demo=True,
     ),
     StaffSpec(
         "manager",
@@ -2051,7 +2068,7 @@ def _catalog(users: dict[str, User], now: dt.datetime, show: bool) -> dict[str, 
 def _agent_picker(users: dict[str, User], count: int) -> Callable[[CustomerSpec], User]:
     """The desk agent who opens each customer's file: the same choice on both write paths."""
     staff = _Staffing()
-    rng = random.Random(f"agents:{count}")
+    rng = random.Random(f"agents:{count}")  # nosec B311  # reproducible demo data, not a secret
     return lambda spec: users[staff.pick(rng, spec.desk, DESK_ROLES)]
 
 
@@ -2337,7 +2354,13 @@ def _bulk_customers(
                            "customer_id": unit.customer_id})
                 for unit in units
             ]  # fmt: skip
-            _insert(AuditEvent, AUDIT_COLUMNS, audits)
+            audit_bulk_append(
+                events=(
+                    AuditEvent(occurred_at=at, actor_id=actor_id, action=action, entity=entity,
+                               entity_id=entity_id, data=data)
+                    for at, actor_id, action, entity, entity_id, data in audits
+                )
+            )  # fmt: skip
         by_customer: dict[int, list[UnitRef]] = defaultdict(list)
         specs_by_serial = {u.serial: u for s in batch for u in s.units}
         for unit in units:
@@ -2370,7 +2393,6 @@ ADDRESS_COLUMNS = (
     "postal_code",
     "is_default",
 )
-AUDIT_COLUMNS = ("occurred_at", "actor", "action", "entity", "entity_id", "data")
 EVENT_COLUMNS = (
     "case",
     "kind",
@@ -2406,7 +2428,7 @@ def _insert(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[
     qn = conn.ops.quote_name
     names = ", ".join(qn(str(f.column)) for f in fields)
     sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({names}) "
+        f"INSERT INTO {qn(model._meta.db_table)} ({names}) "  # nosec B608  # identifiers quoted, values bound
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     prepared = [
@@ -2728,6 +2750,24 @@ def _availability(users: dict[str, User], *, now: dt.datetime) -> None:
         accounts_services.availability_set(actor=users["sz.liyan"], accepting=False)
 
 
+def demo_totp_key(username: str) -> str:
+    """The hex key of `username`'s demo authenticator (20 bytes, the same on every machine)."""
+    return hashlib.sha256(f"{DEMO_TOTP_SALT}\x00{username}".encode()).digest()[:20].hex()
+
+
+def demo_mfa_ensure() -> int:
+    """Give each seeded staff account that has no authenticator its demo one; returns how many.
+
+    Idempotent, and leaves alone an account whose owner has set up a device of their own.
+    """
+    added = 0
+    for user in User.objects.filter(username__in=[s.username for s in STAFF]).order_by("pk"):
+        if not mfa_is_enrolled(user):
+            mfa_device_install(user=user, key_hex=demo_totp_key(user.username), source="demo")
+            added += 1
+    return added
+
+
 def seed_demo(
     *,
     seed: int = DEFAULT_SEED,
@@ -2750,29 +2790,28 @@ def seed_demo(
     now = now or clock.now()
     report = SeedReport()
     teams, users = _teams_and_staff(now, show_progress)
+    demo_mfa_ensure()
     models = _catalog(users, now, show_progress)
-    specs, last_serial = customer_specs(
-        random.Random(f"{seed}:customers"), now, customers, with_demo=True
-    )
+    customers_rng = random.Random(f"{seed}:customers")  # nosec B311  # reproducible demo data, not a secret
+    specs, last_serial = customer_specs(customers_rng, now, customers, with_demo=True)
     refs = _register_customers(specs, users=users, models=models, show=show_progress)
     # Tiers as computed when the two months of cases begin (purchases only: no cases yet),
     # so cases open with the priority their customer's tier gives.
     with clock.frozen_at(now - dt.timedelta(days=WINDOW_DAYS)):
         customer_services.tiers_recompute()
-    plans = case_plans(random.Random(f"{seed}:cases"), now, refs, cases)
+    plans = case_plans(random.Random(f"{seed}:cases"), now, refs, cases)  # nosec B311  # reproducible demo data, not a secret
     _open_cases_through_services(plans, users=users, teams=teams, show=show_progress)
     if scale > 1:
         extra_specs, _ = customer_specs(
-            random.Random(f"{seed}:customers:{scale}"),
+            random.Random(f"{seed}:customers:{scale}"),  # nosec B311  # reproducible demo data, not a secret
             now,
             customers * (scale - 1),
             with_demo=False,
             serial_start=last_serial,
         )
         extra_refs = _bulk_customers(extra_specs, users=users, models=models, show=show_progress)
-        extra_plans = case_plans(
-            random.Random(f"{seed}:cases:{scale}"), now, extra_refs, cases * (scale - 1)
-        )
+        extra_rng = random.Random(f"{seed}:cases:{scale}")  # nosec B311  # reproducible demo data, not a secret
+        extra_plans = case_plans(extra_rng, now, extra_refs, cases * (scale - 1))
         _bulk_cases(extra_plans, users=users, teams=teams, show=show_progress)
         report.bulk_cases = len(extra_plans)
     _useful_feedback(plans, users=users, now=now)
@@ -2838,6 +2877,34 @@ def demo_logins() -> list[DemoLogin]:
                 teams=", ".join(teams) or "-",
                 sees=s.sees,
                 exists=s.username in existing,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class DemoAuthenticator:
+    username: str
+    secret: str  # base32, as authenticator apps take it; "" if the account has no demo device
+    otpauth_uri: str
+
+
+def demo_authenticators() -> list[DemoAuthenticator]:
+    """The demo logins' authenticator secrets, where the account still has its demo device."""
+    rows = []
+    for s in STAFF:
+        if not s.demo:
+            continue
+        device = (
+            TOTPDevice.objects.select_related("user")
+            .filter(user__username=s.username, confirmed=True, key=demo_totp_key(s.username))
+            .first()
+        )
+        rows.append(
+            DemoAuthenticator(
+                username=s.username,
+                secret=totp_secret(device) if device else "",
+                otpauth_uri=device.config_url if device else "",
             )
         )
     return rows

@@ -11,4 +11,6 @@ urlpatterns = [
     path("cases/", include("aftersales.cases.urls")),
     path("sla/", include("aftersales.sla.urls")),
     path("notifications/", include("aftersales.notifications.urls")),
+    path("audit/", include("aftersales.core.urls")),
+    path("privacy/", include("aftersales.privacy.urls")),
 ]

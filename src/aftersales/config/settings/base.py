@@ -4,6 +4,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 SRC_DIR = Path(__file__).resolve().parents[2]
 PROJECT_DIR = SRC_DIR.parent.parent if (SRC_DIR.parent.name == "src") else SRC_DIR.parent
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "aftersales.cases",
     "aftersales.sla",
     "aftersales.notifications",
+    "aftersales.integrations",
     "aftersales.privacy",
     "aftersales.web",
 ]
@@ -125,10 +127,36 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
-# "kid:base64-32-byte-key" entries, comma separated; the first encrypts, all decrypt.
-FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
-# Key of the HMAC blind index used for exact-match look-ups of encrypted values.
-BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
+
+
+def _secret(name: str) -> str:
+    """A secret from the environment variable `name`, or from the file named by `name`_FILE
+    (e.g. a mounted Docker/Kubernetes secret); never both, never the database."""
+    value: str = env.str(name, default="")
+    path: str = env.str(f"{name}_FILE", default="")
+    if value and path:
+        raise ImproperlyConfigured(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE {path!r} cannot be read: {exc}") from exc
+
+
+# Field encryption keys (core.crypto): "kid:base64-32-byte-key" entries separated by commas or
+# lines (a file may carry "#" comment lines); the first encrypts, all decrypt. Rotation: put a
+# new key first, deploy, run `aftersales reencrypt`, then remove the old key.
+FIELD_ENCRYPTION_KEYS: list[str] = [
+    entry.strip()
+    for line in _secret("FIELD_ENCRYPTION_KEYS").splitlines()
+    if not line.lstrip().startswith("#")
+    for entry in line.split(",")
+    if entry.strip()
+]
+# Key of the HMAC blind indexes used for exact-match look-ups of encrypted values (phones,
+# e-mails, names). Rotation: deploy the new key, run `aftersales reencrypt --rebuild-blind-index`.
+BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY")
 
 # Outgoing mail (notification copies): SMTP via EMAIL_HOST...; the embedded default writes
 # them to files under var/mail instead of needing a mail server (see dev.py).
@@ -180,12 +208,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Every record that reaches a handler has phone numbers and e-mail addresses masked first
+# (core.logging.RedactPersonalData), whatever logger wrote it: logs are kept longer and read by
+# more people than the database, so no personal data goes there in the clear.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_pii": {"()": "aftersales.core.logging.RedactPersonalData"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_pii"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own handlers (its console and the development server's request log) would
+        # bypass the filter: they are replaced by the filtered console.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # One line per task run is noise when the embedded scheduler runs them in-process.
         "celery.app.trace": {"level": env.str("TASK_LOG_LEVEL", default="WARNING")},
@@ -194,3 +232,135 @@ LOGGING = {
 # The SLA sweep's partial indexes carry `case_id` (INCLUDE) for index-only scans on PostgreSQL;
 # SQLite ignores the extra column, which is fine for the embedded default.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
+# --- Case attachments and browser security (web slice of the ASVS work) ---
+# Uploaded case files: outside STATIC_ROOT and MEDIA_ROOT, served by no URL of their own, only
+# through the case they belong to (`cases.attachments`).
+PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_MAX_PER_CASE = env.int("ATTACHMENT_MAX_PER_CASE", default=20)
+# As an installed app, django-ninja serves its API docs from our own static files with no
+# inline script, so /api/v1/docs works under the Content-Security-Policy (no CDN).
+INSTALLED_APPS += ["ninja"]
+
+# --- Sign-in throttling, sessions and passwords (accounts: throttle.py, middleware.py) ---
+# Failed attempts per scope, counted by three keys: "pair" = one account from one address,
+# "account" = one account from any address, "address" = one address for any account. Each
+# tier is (failures, window in seconds) -> locked for `lock` seconds, doubled for each lock in
+# a row up to `lock_max`; None leaves a tier uncounted. Broad locks never bind an address the
+# account succeeded from within THROTTLE_TRUSTED_SECONDS, so nobody is locked out for good.
+# "lookup" counts every caller look-up by a member of staff (a scraping account is slowed);
+# no address tier there, since a whole call centre may share one address.
+THROTTLE_LIMITS: dict[str, dict[str, object]] = {
+    "login": {
+        "pair": (5, 15 * 60),
+        "account": (20, 3600),
+        "address": (50, 3600),
+        "lock": 60,
+        "lock_max": 3600,
+    },
+    "mfa": {
+        "pair": (5, 15 * 60),
+        "account": (20, 3600),
+        "address": (50, 3600),
+        "lock": 60,
+        "lock_max": 3600,
+    },
+    "password_reset": {
+        "pair": (3, 3600),
+        "account": (5, 3600),
+        "address": (20, 3600),
+        "lock": 15 * 60,
+        "lock_max": 3600,
+    },
+    "lookup": {
+        "pair": (120, 15 * 60),
+        "account": (300, 3600),
+        "address": None,
+        "lock": 5 * 60,
+        "lock_max": 3600,
+    },
+}
+THROTTLE_TRUSTED_SECONDS = env.int("THROTTLE_TRUSTED_SECONDS", default=30 * 24 * 3600)
+# Counters untouched for this long are deleted by the "accounts-throttle-prune" task.
+THROTTLE_RETENTION_SECONDS = env.int("THROTTLE_RETENTION_SECONDS", default=2 * 24 * 3600)
+CELERY_BEAT_SCHEDULE["accounts-throttle-prune"] = {
+    "task": "accounts.throttle_prune",
+    "schedule": crontab(minute=17),
+}
+# The client address is REMOTE_ADDR: the reverse proxy in front must set it to the real peer
+# (e.g. gunicorn behind nginx with `proxy_protocol`/`set_real_ip_from`). X-Forwarded-For is only
+# believed when the direct peer is listed here (its right-most untrusted entry is taken).
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
+# Sessions end after this much inactivity, and this long after sign-in whatever happens.
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
+# Changing one's e-mail or phone needs the password re-entered within this many seconds.
+REAUTH_MAX_AGE = env.int("REAUTH_MAX_AGE", default=5 * 60)
+# A password-reset link works once, for one hour (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Passwords by length and against known lists, no composition rules (NIST 800-63B, ASVS 6.2):
+# the numeric-only rule is dropped; BREACHED_PASSWORDS_FILE (one lower-case password per line,
+# optionally gzipped, e.g. a local copy of a breach corpus) adds a second list to Django's own.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+if env.str("BREACHED_PASSWORDS_FILE", default=""):
+    AUTH_PASSWORD_VALIDATORS.append(
+        {
+            "NAME": "django.contrib.auth.password_validation.CommonPasswordValidator",
+            "OPTIONS": {"password_list_path": env.str("BREACHED_PASSWORDS_FILE")},
+        }
+    )
+
+# --- Outgoing calls to configured URLs (webhooks, integrations): the SSRF guard -------------
+# Every such request goes through aftersales.core.outbound: https only, no credentials in the
+# URL, allowed ports only, every resolved address public, the checked IP pinned, no redirects.
+OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)  # plain http (adds port 80)
+OUTBOUND_ALLOWED_PORTS: list[int] = env.list("OUTBOUND_ALLOWED_PORTS", cast=int, default=[443])
+# Host names URLs may point at: exact names or "*.example.com"; empty means any public host.
+OUTBOUND_ALLOWED_HOSTS: list[str] = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+# CIDRs treated as reachable although not public. For tests (a local server on 127.0.0.1)
+# only: production leaves it empty, which is why it is not read from the environment.
+OUTBOUND_ALLOWED_NETWORKS: list[str] = []
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=64 * 1024)
+# CA bundle to verify receivers' certificates with; empty: the system's trust store.
+OUTBOUND_CA_FILE = env.str("OUTBOUND_CA_FILE", default="")
+# Webhook deliveries that failed are tried again by this sweep, with back-off (integrations).
+CELERY_BEAT_SCHEDULE["integrations-webhooks-retry"] = {
+    "task": "integrations.webhooks_retry",
+    "schedule": env.float("WEBHOOK_RETRY_SWEEP_SECONDS", default=60.0),
+}
+
+# --- Audit log (OWASP ASVS V16) -----------------------------------------------------------------
+# Key of the HMAC that chains audit rows (core.AuditEvent.row_hash): keep it out of the database
+# and away from its administrators, or they could rewrite the chain after altering a row.
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
+
+# --- Privacy: retention (privacy.services.retention_apply) --------------------------------------
+# Every night at 03:30 local time, after the tier run (02:30): read notifications, expired
+# sessions and idle sign-in counters past their keep period are deleted, inactive customers are
+# anonymised. The periods are the RetentionRule rows (admin site), not settings.
+CELERY_BEAT_SCHEDULE["privacy-retention"] = {
+    "task": "privacy.retention_apply",
+    "schedule": crontab(hour=3, minute=30),
+}
+
+# --- Multi-factor authentication of staff (accounts: mfa.py, middleware.mfa_required) ---
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Aftersales")
+# Wrong codes are limited by the project's throttle (scope "mfa" in THROTTLE_LIMITS), whose locks
+# are capped and never bind an address the account signed in from. django-otp's own per-device
+# back-off doubles without a cap, so someone who knows a password could keep its owner from
+# signing in for days: it is switched off.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Administrators may remove a device (a lost phone: the owner enrols again at next sign-in) but
+# never see a secret or its QR code in the admin site.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

@@ -1,8 +1,8 @@
-"""`aftersales demo_info`: where the demo runs, who to log in as, which numbers to call from."""
+"""`aftersales demo_info`: where the demo runs, who to log in as (password and authenticator),
+which numbers to call from."""
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -56,11 +56,27 @@ class Command(BaseCommand):
         for line in _table(["username", "password", "role", "scope", "team", "sees"], rows):
             write("  " + line)
         write("")
+        write(
+            "Second sign-in step (MFA): every demo login has an authenticator app (TOTP) with a "
+            "fixed DEMO-ONLY secret."
+        )
+        write(
+            "  Print the current 6-digit code: `aftersales otp_code <username>` (DEBUG only), or "
+            "add the secret to an authenticator app:"
+        )
+        authenticators = demo.demo_authenticators()
+        rows = [[a.username, a.secret or "(own device or missing)"] for a in authenticators]
+        for line in _table(["username", "secret (base32, 6 digits, 30 s)"], rows):
+            write("  " + line)
+        example = next((a for a in authenticators if a.otpauth_uri), None)
+        if example is not None:
+            write(f"  e.g. {example.otpauth_uri}")
+        write("")
         write("Caller recognition (客户辨识): log in as agent, open 'call' and enter a number:")
+        # The number is typed into the page (it is posted, never put in a URL).
+        write(f"  page: {url}customers/call/")
         for caller in demo.demo_callers():
-            link = f"{url}customers/call/?phone={quote(caller.phone)}"
             write(f"  {caller.phone}  ->  {caller.who}")
-            write(f"      {link}")
             for detail in caller.details:
                 write(f"      {detail}")
         write("")

@@ -50,6 +50,10 @@ class Command(BaseCommand):
         if demo.has_data():
             if options["if_empty"]:
                 self.stdout.write("The database already has data; demo seed skipped (--if-empty).")
+                # A database seeded before MFA existed: its demo logins still need a device.
+                added = demo.demo_mfa_ensure()
+                if added:
+                    self.stdout.write(f"  gave {added} demo accounts their demo authenticator")
                 return
             raise CommandError(
                 "The database already has data. Seed an empty database (e.g. after `aftersales "
@@ -81,4 +85,4 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  natures: {natures}")
         self.stdout.write(f"  statuses: {statuses}")
-        self.stdout.write("  logins and demo callers: aftersales demo_info")
+        self.stdout.write("  logins, authenticator codes and demo callers: aftersales demo_info")

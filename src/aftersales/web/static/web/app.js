@@ -39,3 +39,10 @@ function slaRefresh(root) {
 document.addEventListener("DOMContentLoaded", () => slaRefresh());
 document.addEventListener("htmx:afterSwap", (event) => slaRefresh(event.target));
 setInterval(() => slaRefresh(), 15000);
+
+// Controls marked `data-autosubmit` submit their form when changed (the language switch): a
+// listener here instead of an inline `onchange`, which the Content-Security-Policy forbids.
+document.addEventListener("change", (event) => {
+  const control = event.target.closest && event.target.closest("[data-autosubmit]");
+  if (control && control.form) control.form.submit();
+});

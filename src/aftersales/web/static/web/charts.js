@@ -9,6 +9,8 @@
 //   boxplot: {title?, categories: [...], boxes: [[min, q1, median, q3, max], ...],
 //             means?: [...], meanLabel?: "...", unit?: "..."}
 // Every chart offers "save as image" (PNG) and follows the page language.
+// Tooltips are drawn on the canvas (renderMode "richText"): ECharts' HTML tooltips carry inline
+// style attributes, which the policy's `style-src 'self'` refuses.
 (function () {
   "use strict";
 
@@ -39,7 +41,7 @@
   const builders = {
     bar: function (data) {
       return Object.assign(common(data), {
-        tooltip: { trigger: "axis", valueFormatter: withUnit(data.unit) },
+        tooltip: { trigger: "axis", valueFormatter: withUnit(data.unit), renderMode: "richText" },
         legend: { top: data.title ? 24 : 0 },
         xAxis: { type: "category", data: data.categories },
         yAxis: {
@@ -68,7 +70,7 @@
         });
       }
       return Object.assign(common(data), {
-        tooltip: { trigger: "item" },
+        tooltip: { trigger: "item", renderMode: "richText" },
         xAxis: { type: "category", data: data.categories },
         yAxis: { type: "value", axisLabel: { formatter: "{value}" + (data.unit || "") } },
         series: series,

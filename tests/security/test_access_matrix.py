@@ -1,0 +1,588 @@
+"""The access matrix: every role against every API endpoint and every staff page.
+
+`API` and `PAGES` declare each endpoint once: the permission it needs, the kind of record its
+path addresses (if any), how to build that path with a record *outside* the reader's reach,
+and which foreign records a list may show. The expectation of each role follows from that
+declaration and the declared roles (`ROLE_PERMISSIONS`, `ROLE_SCOPES`):
+
+- the path addresses a record the role may not see: 403 or 404 ("hidden");
+- else the role lacks the permission: 403 ("denied");
+- else a read: the success status ("allowed"), showing the records the role may see (a
+  positive control: the path really points at the foreign record) and none of the others;
+- a write to a record the role may see is left to the app's own tests.
+
+Every answer, whatever the expectation, must be free of the markers of every foreign record
+the role may not see (customer name and number, case number and subject, absence note).
+
+The completeness tests fail when the API (its OpenAPI document) or the URL resolver has an
+endpoint the matrix does not list, or the matrix lists one that no longer exists: a new
+endpoint must be declared here before it ships.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from aftersales.accounts.roles import Role
+from aftersales.accounts.services import api_token_create
+from aftersales.core.api import api as ninja_api
+from tests.auth import sign_in
+
+from .world import ALL_ROLES, FOREIGN_PHONE, World, build_world, grants, sees
+
+pytestmark = pytest.mark.django_db
+
+KINDS = ("customer", "case", "unit", "absence")
+Build = Callable[[World], Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: Build  # the path (and query) with the foreign record
+    obj: str | None = None  # the kind of record the path addresses
+    perm: str | None = None  # the permission needed besides the scope
+    body: Build | None = None  # JSON body (API) or form data (pages)
+    files: bool = False  # multipart upload of a small text/CSV file
+    shows: tuple[str, ...] = ()  # foreign records a successful read shows when visible
+    ok: int = 200
+    discloses: tuple[str, ...] = ()  # out-of-scope records deliberately given to `perm` holders
+    follow: bool = False  # pages: follow the redirect after a POST (search terms stay out of URLs)
+    public: bool = False  # no sign-in (the token endpoint)
+
+
+def _future(days: int = 30) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).isoformat()
+
+
+def _case(suffix: str = "") -> Build:
+    return lambda w: f"/cases/{w.case.number}{suffix}"
+
+
+def _customer(suffix: str = "") -> Build:
+    return lambda w: f"/customers/{w.customer.pk}{suffix}"
+
+
+def _privacy(suffix: str) -> Build:
+    return lambda w: f"/privacy/customers/{w.customer.pk}{suffix}"
+
+
+NOTE = {"body": "MARKER-note"}
+
+# "METHOD /api/v1/path" as in the OpenAPI document -> its declaration.
+API: dict[str, Endpoint] = {
+    # auth
+    "POST /api/v1/auth/token": Endpoint(lambda w: "/auth/token", public=True),
+    "GET /api/v1/auth/me": Endpoint(lambda w: "/auth/me"),
+    "GET /api/v1/auth/me/availability": Endpoint(lambda w: "/auth/me/availability"),
+    "PUT /api/v1/auth/me/availability": Endpoint(
+        lambda w: "/auth/me/availability",
+        perm="cases.work_case",
+        body=lambda w: {"accepting_cases": True},
+    ),
+    "GET /api/v1/auth/absences": Endpoint(
+        lambda w: "/auth/absences", perm="accounts.view_absence", shows=("absence",)
+    ),
+    "POST /api/v1/auth/absences": Endpoint(
+        lambda w: "/auth/absences",
+        obj="absence",  # planning the foreign agent's time
+        perm="accounts.plan_staff",
+        body=lambda w: {
+            "user": w.foreign_agent.pk,
+            "starts_at": _future(3),
+            "ends_at": _future(4),
+            "reason": "leave",
+        },
+    ),
+    "POST /api/v1/auth/absences/{absence_id}/cancel": Endpoint(
+        lambda w: f"/auth/absences/{w.absence.pk}/cancel", obj="absence", perm="accounts.plan_staff"
+    ),
+    # customers
+    "GET /api/v1/customers": Endpoint(lambda w: "/customers", shows=("customer",)),
+    "POST /api/v1/customers": Endpoint(
+        lambda w: "/customers",
+        perm="customers.add_customer",
+        body=lambda w: {"name": "新客户"},
+        ok=201,
+    ),
+    "POST /api/v1/customers/lookup": Endpoint(
+        lambda w: "/customers/lookup", body=lambda w: {"phone": FOREIGN_PHONE}, shows=("customer",)
+    ),
+    "POST /api/v1/customers/search": Endpoint(
+        lambda w: "/customers/search", body=lambda w: {"q": FOREIGN_PHONE}, shows=("customer",)
+    ),
+    "GET /api/v1/customers/{customer_id}": Endpoint(
+        _customer(), obj="customer", perm="customers.view_customer", shows=("customer",)
+    ),
+    "PATCH /api/v1/customers/{customer_id}": Endpoint(
+        _customer(), obj="customer", perm="customers.change_customer", body=lambda w: {"notes": "x"}
+    ),
+    "POST /api/v1/customers/{customer_id}/contacts": Endpoint(
+        _customer("/contacts"),
+        obj="customer",
+        perm="customers.change_customer",
+        body=lambda w: {"kind": "phone", "value": "13700137000"},
+    ),
+    "POST /api/v1/customers/{customer_id}/reveal": Endpoint(
+        _customer("/reveal"), obj="customer", perm="customers.reveal_contact"
+    ),
+    "POST /api/v1/customers/{customer_id}/merge": Endpoint(
+        _customer("/merge"),
+        obj="customer",
+        perm="customers.merge_customer",
+        body=lambda w: {"duplicate_id": w.duplicate.pk},
+    ),
+    "POST /api/v1/customers/{customer_id}/tier": Endpoint(
+        _customer("/tier"),
+        obj="customer",
+        perm="customers.set_tier",
+        body=lambda w: {"tier": "vip", "reason": "x", "expires_at": _future()},
+    ),
+    "GET /api/v1/customers/{customer_id}/tier": Endpoint(
+        _customer("/tier"), obj="customer", perm="customers.view_customer"
+    ),
+    "GET /api/v1/customers/{customer_id}/timeline": Endpoint(
+        _customer("/timeline"),
+        obj="customer",
+        perm="customers.view_customer",
+        shows=("case_number",),
+    ),
+    "GET /api/v1/customers/tiers/report": Endpoint(
+        lambda w: "/customers/tiers/report", perm="customers.view_tier_report"
+    ),
+    "GET /api/v1/customers/tiers/changes": Endpoint(
+        lambda w: "/customers/tiers/changes", perm="customers.view_tier_report"
+    ),
+    "GET /api/v1/customers/tiers/overrides": Endpoint(
+        lambda w: "/customers/tiers/overrides", perm="customers.view_tier_report"
+    ),
+    # catalog
+    "GET /api/v1/catalog/product-lines": Endpoint(lambda w: "/catalog/product-lines"),
+    "POST /api/v1/catalog/product-lines": Endpoint(
+        lambda w: "/catalog/product-lines",
+        perm="catalog.add_productline",
+        body=lambda w: {"code": "zz", "name_zh": "测试", "name_en": "Test"},
+        ok=201,
+    ),
+    "GET /api/v1/catalog/product-models": Endpoint(lambda w: "/catalog/product-models"),
+    "POST /api/v1/catalog/product-models": Endpoint(
+        lambda w: "/catalog/product-models",
+        perm="catalog.add_productmodel",
+        body=lambda w: {"line_id": w.model.line_id, "code": "MX-200", "name": "New"},
+        ok=201,
+    ),
+    "PATCH /api/v1/catalog/product-models/{model_id}": Endpoint(
+        lambda w: f"/catalog/product-models/{w.model.pk}",
+        obj="model",
+        perm="catalog.change_productmodel",
+        body=lambda w: {"name": "Renamed"},
+    ),
+    "GET /api/v1/catalog/units": Endpoint(
+        lambda w: "/catalog/units", perm="catalog.view_unit", shows=("unit", "customer")
+    ),
+    "POST /api/v1/catalog/units": Endpoint(
+        lambda w: "/catalog/units",
+        perm="catalog.add_unit",
+        body=lambda w: {
+            "model_code": "MX-100",
+            "serial_number": "MXNEW000001",
+            "purchase_date": "2026-01-02",
+            "purchase_amount": "10.00",
+            "sales_channel": "online",
+        },
+        ok=201,
+    ),
+    "GET /api/v1/catalog/units/{unit_id}": Endpoint(
+        lambda w: f"/catalog/units/{w.unit.pk}",
+        obj="unit",
+        perm="catalog.view_unit",
+        shows=("unit", "customer"),
+    ),
+    "POST /api/v1/catalog/units/import": Endpoint(
+        lambda w: "/catalog/units/import", perm="catalog.import_units", files=True, ok=201
+    ),
+    "GET /api/v1/catalog/imports/{import_id}": Endpoint(
+        lambda w: f"/catalog/imports/{w.batch.pk}", obj="import", perm="catalog.import_units"
+    ),
+    # cases
+    "GET /api/v1/cases/choices": Endpoint(lambda w: "/cases/choices"),
+    "GET /api/v1/cases": Endpoint(lambda w: "/cases", shows=("case",)),
+    "POST /api/v1/cases/search": Endpoint(
+        lambda w: "/cases/search", body=lambda w: {"q": FOREIGN_PHONE}, shows=("case",)
+    ),
+    "POST /api/v1/cases": Endpoint(
+        lambda w: "/cases",
+        perm="cases.add_case",
+        body=lambda w: {"customer_id": w.customer.pk, "channel": "phone", "subject": "新报修"},
+        ok=201,
+    ),
+    "GET /api/v1/cases/{number}": Endpoint(
+        _case(), obj="case", perm="cases.view_case", shows=("case",)
+    ),
+    "POST /api/v1/cases/{number}/classify": Endpoint(
+        _case("/classify"),
+        obj="case",
+        perm="cases.classify_case",
+        body=lambda w: {"nature": "hardware"},
+    ),
+    "POST /api/v1/cases/{number}/assign": Endpoint(
+        _case("/assign"),
+        obj="case",
+        perm="cases.assign_case",
+        body=lambda w: {"team_id": w.home.pk},
+    ),
+    "POST /api/v1/cases/{number}/transitions": Endpoint(
+        _case("/transitions"),
+        obj="case",
+        perm="cases.work_case",
+        body=lambda w: {"action": "cancel", "reason": "x"},
+    ),
+    "POST /api/v1/cases/{number}/contacts": Endpoint(
+        _case("/contacts"),
+        obj="case",
+        perm="cases.work_case",
+        body=lambda w: {"direction": "out", "channel": "phone", "body": "x"},
+    ),
+    "POST /api/v1/cases/{number}/notes": Endpoint(
+        _case("/notes"), obj="case", perm="cases.work_case", body=lambda w: NOTE
+    ),
+    "POST /api/v1/cases/{number}/preliminary-solution": Endpoint(
+        _case("/preliminary-solution"), obj="case", perm="cases.work_case", body=lambda w: NOTE
+    ),
+    "POST /api/v1/cases/{number}/feedback": Endpoint(
+        _case("/feedback"), obj="case", perm="cases.work_case", body=lambda w: {"useful": True}
+    ),
+    "GET /api/v1/cases/{number}/events": Endpoint(
+        _case("/events"), obj="case", perm="cases.view_case"
+    ),
+    "GET /api/v1/cases/{number}/attachments": Endpoint(
+        _case("/attachments"), obj="case", perm="cases.view_case"
+    ),
+    "POST /api/v1/cases/{number}/attachments": Endpoint(
+        _case("/attachments"), obj="case", perm="cases.work_case", files=True
+    ),
+    "GET /api/v1/cases/{number}/attachments/{attachment_id}/download": Endpoint(
+        lambda w: f"/cases/{w.case.number}/attachments/{w.attachment_id}/download",
+        obj="case",
+        perm="cases.view_case",
+    ),
+    "DELETE /api/v1/cases/{number}/attachments/{attachment_id}": Endpoint(
+        lambda w: f"/cases/{w.case.number}/attachments/{w.attachment_id}",
+        obj="case",
+        perm="cases.view_case",
+    ),
+    # sla
+    "GET /api/v1/sla/overview": Endpoint(lambda w: "/sla/overview", perm="cases.view_case"),
+    "GET /api/v1/sla/breaches": Endpoint(lambda w: "/sla/breaches", perm="cases.view_case"),
+    # audit log
+    "GET /api/v1/audit": Endpoint(lambda w: "/audit", perm="core.view_auditevent"),
+    # privacy
+    "GET /api/v1/privacy/customers/{customer_id}/consents": Endpoint(
+        _privacy("/consents"), obj="customer", perm="customers.view_customer"
+    ),
+    "POST /api/v1/privacy/customers/{customer_id}/consents": Endpoint(
+        _privacy("/consents"),
+        obj="customer",
+        perm="customers.change_customer",
+        body=lambda w: {"purpose": "surveys", "granted": False, "source": "phone"},
+    ),
+    # A data-subject export is the person's whole file by law (PIPL art. 45, GDPR art. 15):
+    # whoever holds privacy.export_subject receives every case of theirs, whatever their scope.
+    "GET /api/v1/privacy/customers/{customer_id}/export": Endpoint(
+        _privacy("/export"),
+        obj="customer",
+        perm="privacy.export_subject",
+        shows=("customer",),
+        discloses=("case",),
+    ),
+    "POST /api/v1/privacy/customers/{customer_id}/erase": Endpoint(
+        _privacy("/erase"),
+        obj="customer",
+        perm="privacy.erase_subject",
+        body=lambda w: {"reason": "subject_request"},
+    ),
+}
+
+# URL name -> its declaration; page paths are absolute.
+PAGES: dict[str, Endpoint] = {
+    "web:home": Endpoint(lambda w: "/", ok=302),
+    "web:customer_search": Endpoint(
+        lambda w: "/customers/",
+        perm="customers.view_customer",
+        body=lambda w: {"q": FOREIGN_PHONE},
+        follow=True,
+        shows=("customer",),
+    ),
+    "web:caller_lookup": Endpoint(
+        lambda w: "/customers/call/",
+        perm="customers.view_customer",
+        body=lambda w: {"phone": FOREIGN_PHONE},
+        follow=True,
+        shows=("customer",),
+    ),
+    "web:customer_new": Endpoint(lambda w: "/customers/new/", perm="customers.add_customer"),
+    "web:customer_tiers": Endpoint(
+        lambda w: "/customers/tiers/", perm="customers.view_tier_report"
+    ),
+    "web:customer_detail": Endpoint(
+        lambda w: f"/customers/{w.customer.pk}/",
+        obj="customer",
+        perm="customers.view_customer",
+        shows=("customer",),
+    ),
+    "web:customer_reveal": Endpoint(
+        lambda w: f"/customers/{w.customer.pk}/reveal/",
+        obj="customer",
+        perm="customers.reveal_contact",
+        body=lambda w: {},
+    ),
+    "web:customer_merge": Endpoint(
+        lambda w: f"/customers/{w.customer.pk}/merge/",
+        obj="customer",
+        perm="customers.merge_customer",
+        shows=("customer",),
+    ),
+    "web:customer_tier_override": Endpoint(
+        lambda w: f"/customers/{w.customer.pk}/tier/",
+        obj="customer",
+        perm="customers.set_tier",
+        shows=("customer",),
+    ),
+    "web:unit_list": Endpoint(
+        lambda w: "/units/", perm="catalog.view_unit", shows=("unit", "customer_name")
+    ),
+    "web:unit_detail": Endpoint(
+        lambda w: f"/units/{w.unit.pk}/",
+        obj="unit",
+        perm="catalog.view_unit",
+        shows=("unit", "customer"),
+    ),
+    "web:unit_import": Endpoint(lambda w: "/units/import/", perm="catalog.import_units"),
+    "web:unit_import_report": Endpoint(
+        lambda w: f"/units/import/{w.batch.pk}/", obj="import", perm="catalog.import_units"
+    ),
+    "web:case_queue": Endpoint(
+        lambda w: "/cases/",
+        perm="cases.view_case",
+        body=lambda w: {"q": FOREIGN_PHONE, "status": "all"},
+        follow=True,
+        shows=("case",),
+    ),
+    "web:case_new": Endpoint(
+        lambda w: f"/cases/new/?customer={w.customer.pk}",
+        perm="cases.add_case",
+        shows=("customer",),
+    ),
+    "web:case_detail": Endpoint(
+        lambda w: f"/cases/{w.case.number}/", obj="case", perm="cases.view_case", shows=("case",)
+    ),
+    "web:case_action": Endpoint(
+        lambda w: f"/cases/{w.case.number}/note/",
+        obj="case",
+        perm="cases.work_case",
+        body=lambda w: NOTE,
+    ),
+    "web:case_attachment_download": Endpoint(
+        lambda w: f"/cases/{w.case.number}/attachments/{w.attachment_id}/",
+        obj="case",
+        perm="cases.view_case",
+    ),
+    "web:sla_breaches": Endpoint(lambda w: "/sla/breaches/", perm="cases.view_case"),
+    "web:audit_log": Endpoint(lambda w: "/audit/", perm="core.view_auditevent"),
+    "web:notification_list": Endpoint(lambda w: "/notifications/"),
+    "web:notification_read_all": Endpoint(
+        lambda w: "/notifications/read/", body=lambda w: {}, ok=302
+    ),
+    "web:privacy_home": Endpoint(lambda w: "/privacy/", perm="privacy.view_erasurerecord"),
+    "web:privacy_consent_record": Endpoint(
+        lambda w: f"/privacy/customers/{w.customer.pk}/consents/",
+        obj="customer",
+        perm="customers.change_customer",
+        shows=("customer",),
+    ),
+    "web:privacy_export": Endpoint(
+        lambda w: f"/privacy/customers/{w.customer.pk}/export/",
+        obj="customer",
+        perm="privacy.export_subject",
+        body=lambda w: {},
+    ),
+    "web:privacy_erase": Endpoint(
+        lambda w: f"/privacy/customers/{w.customer.pk}/erase/",
+        obj="customer",
+        perm="privacy.erase_subject",
+        shows=("customer_number",),
+    ),
+}
+
+# Pages outside the matrix: Django's admin (its own permission system), static files, the
+# language switch, and the sign-in, sign-out, second-factor, password and account pages, which
+# act on the signed-in account only and have their own tests.
+PAGE_EXCLUDED_PREFIXES = (
+    "admin/",
+    "api/",
+    "static/",
+    "i18n/",
+    "login/",
+    "logout/",
+    "account/",
+    "accounts/",
+    "password",
+    "mfa",
+)
+
+
+def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, route, ns)
+        elif isinstance(pattern, URLPattern):
+            yield route, f"{namespace}{pattern.name or route}"
+
+
+def site_pages() -> dict[str, str]:
+    """Every page of the site (URL name -> route) the matrix must cover."""
+    return {
+        name: route
+        for route, name in _walk(get_resolver().url_patterns)
+        if not route.lstrip("^").startswith(PAGE_EXCLUDED_PREFIXES)
+    }
+
+
+def api_operations() -> set[str]:
+    paths = ninja_api.get_openapi_schema()["paths"]
+    return {f"{method.upper()} {path}" for path, ops in paths.items() for method in ops}
+
+
+def test_every_api_operation_is_in_the_matrix() -> None:
+    operations = api_operations()
+    assert sorted(operations - API.keys()) == [], "declare these endpoints in API"
+    assert sorted(API.keys() - operations) == [], "these endpoints no longer exist"
+
+
+def test_every_page_is_in_the_matrix() -> None:
+    pages = site_pages()
+    assert sorted(pages.keys() - PAGES.keys()) == [], "declare these pages in PAGES"
+    assert sorted(PAGES.keys() - pages.keys()) == [], "these pages no longer exist"
+
+
+def expectation(role: Role, endpoint: Endpoint, method: str) -> str | None:
+    """hidden, denied or allowed; None where the matrix does not exercise the pair."""
+    if endpoint.public:
+        return None
+    if endpoint.obj and not sees(role, endpoint.obj):
+        return "hidden"
+    if endpoint.perm and not grants(role, endpoint.perm):
+        return "denied"
+    if method != "GET" and endpoint.obj:
+        return None  # a write to a record the role may change: the app's own tests
+    return "allowed"
+
+
+def _params(table: dict[str, Endpoint], method_of: Callable[[str, Endpoint], str]) -> list[Any]:
+    return [
+        pytest.param(role, key, id=f"{role.value}|{key}")
+        for key, endpoint in table.items()
+        for role in ALL_ROLES
+        if expectation(role, endpoint, method_of(key, endpoint))
+    ]
+
+
+def _api_method(key: str, endpoint: Endpoint) -> str:
+    return key.split(" ", 1)[0]
+
+
+def _page_method(key: str, endpoint: Endpoint) -> str:
+    return "POST" if endpoint.body is not None else "GET"
+
+
+def _text(response: Any) -> str:
+    """The body as a reader sees it: JSON re-encoded without \\u escapes, files as text."""
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    raw = response.content.decode("utf-8", "replace")
+    if response.get("Content-Type", "").startswith("application/json"):
+        try:
+            return json.dumps(json.loads(raw), ensure_ascii=False)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _check(world: World, role: Role, endpoint: Endpoint, expect: str, response: Any) -> None:
+    text = _text(response)
+    where = f"{role.value}: {response.status_code}\n{text[:2000]}"
+    for kind in KINDS:
+        if kind in endpoint.discloses and endpoint.perm and grants(role, endpoint.perm):
+            continue
+        if not sees(role, kind):
+            for marker in world.markers(kind):
+                assert marker not in text, f"{kind} marker {marker!r} leaked to {where}"
+    if expect == "hidden":
+        assert response.status_code in (403, 404), where
+    elif expect == "denied":
+        assert response.status_code == 403, where
+    else:
+        assert response.status_code == endpoint.ok, where
+        for kind in endpoint.shows:
+            if sees(role, kind):
+                for marker in world.markers(kind):
+                    assert marker in text, f"{kind} marker {marker!r} missing for {where}"
+
+
+def _upload(name: str = "notes.csv") -> SimpleUploadedFile:
+    content = (
+        "serial_number,model_code,purchase_date,amount,sales_channel\r\n"
+        "MXUPLOAD000001,MX-100,2026-02-01,99.00,online\r\n"
+    )
+    return SimpleUploadedFile(name, content.encode(), content_type="text/csv")
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings: Any, tmp_path: Path) -> None:
+    settings.PRIVATE_MEDIA_ROOT = tmp_path
+
+
+@pytest.mark.parametrize(("role", "key"), _params(API, _api_method))
+def test_api(role: Role, key: str) -> None:
+    world = build_world(role)
+    endpoint = API[key]
+    method = _api_method(key, endpoint)
+    expect = expectation(role, endpoint, method)
+    assert expect is not None
+    _, token = api_token_create(user=world.user, name="matrix")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = "/api/v1" + endpoint.path(world)
+    if endpoint.files:
+        response = client.post(url, {"file": _upload()})
+    elif method == "GET":
+        response = client.get(url)
+    else:
+        body = endpoint.body(world) if endpoint.body else {}
+        response = client.generic(method, url, json.dumps(body), content_type="application/json")
+    _check(world, role, endpoint, expect, response)
+
+
+@pytest.mark.parametrize(("role", "key"), _params(PAGES, _page_method))
+def test_page(role: Role, key: str) -> None:
+    world = build_world(role)
+    endpoint = PAGES[key]
+    method = _page_method(key, endpoint)
+    expect = expectation(role, endpoint, method)
+    assert expect is not None
+    client = sign_in(Client(), world.user)
+    url = endpoint.path(world)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        data = endpoint.body(world) if endpoint.body else {}
+        response = client.post(url, data, follow=endpoint.follow)
+    _check(world, role, endpoint, expect, response)
