@@ -20,6 +20,10 @@ def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return
+    if not marker.kwargs.get("serialized_rollback"):
+        # Without it Django's flush re-runs post_migrate (roles, calendars...) and the next
+        # serialized test's restore collides with those rows.
+        pytest.fail("tests that commit need django_db(transaction=True, serialized_rollback=True)")
     request.getfixturevalue("transactional_db")
     from django.apps import apps
     from django.contrib.auth.management import create_permissions

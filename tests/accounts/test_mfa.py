@@ -291,12 +291,41 @@ def test_admin_site_only_after_mfa(client: Client, administrator: User) -> None:
 
     verified = sign_in(Client(), administrator)
     assert verified.get("/admin/accounts/user/").status_code == 200
-    # Administrators may remove a device, but never see its secret.
+    # Devices are not admin pages at all: no secret to read, no silent deletion.
     device = totp_device(administrator)
-    change = verified.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
-    assert change.status_code == 200 and device.key not in change.content.decode()
-    qr = verified.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/")
-    assert qr.status_code == 403
+    assert verified.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").status_code == 404
+    assert verified.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code == 404
+
+
+def test_an_administrator_resets_a_lost_second_factor(
+    client: Client, administrator: User, agent: User
+) -> None:
+    agents_browser = sign_in(Client(), agent)
+    assert agents_browser.get("/cases/").status_code == 200
+    admin_browser = sign_in(client, administrator)
+    response = admin_browser.post(
+        "/admin/accounts/user/",
+        {"action": "reset_second_factor", "_selected_action": [agent.pk]},
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=agent).exists()
+    # The agent's session is over; signing in again leads to a fresh enrolment.
+    assert agents_browser.get("/cases/").status_code == 302
+    assert "mfa.reset_by_administrator" in audit_actions(agent)
+    reset = AuditEvent.objects.get(action="mfa.reset_by_administrator")
+    assert reset.actor_id == administrator.pk
+    page = password_only(Client(), agent).get("/account/mfa/").content.decode()
+    assert "otpauth://" in page or "data-secret" in page or "<svg" in page
+
+
+def test_an_administrator_cannot_reset_their_own_second_factor(administrator: User) -> None:
+    from aftersales.accounts.mfa import mfa_reset_by_administrator
+    from aftersales.core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as refused:
+        mfa_reset_by_administrator(actor=administrator, user=administrator)
+    assert refused.value.code == "own_account"
+    assert not AuditEvent.objects.filter(action="mfa.reset_by_administrator").exists()
 
 
 def test_admin_login_is_the_staff_login(client: Client, agent: User) -> None:

@@ -289,7 +289,7 @@ def _look_up(client: Client) -> Any:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 def test_concurrent_failures_are_all_counted() -> None:
     def one() -> None:

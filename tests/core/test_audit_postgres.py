@@ -41,7 +41,7 @@ def _appender(worker: int, n: int) -> list[int]:
     return append_all
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_writers_appending_at_once_keep_one_unbroken_chain() -> None:
     before = AuditEvent.objects.count()
     results = run_together([_appender(1, 50), _appender(2, 50)])

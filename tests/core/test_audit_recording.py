@@ -89,6 +89,15 @@ def test_a_record_outside_the_scope_is_recorded(
     assert endpoint.actor_id == agent.pk
 
 
+def test_a_probe_with_control_characters_is_recorded_without_them(
+    agent: User, api: Callable[[User], Any]
+) -> None:
+    # A NUL in the path cannot be stored in PostgreSQL's JSON: the refusal is still recorded.
+    assert api(agent).get("/cases/SR2026%00%0a1").status_code == 404
+    [row] = _rows("access.denied")
+    assert row.data["path"] == "/api/v1/cases/SR20261"
+
+
 def test_a_mistyped_address_is_not_a_refusal(client: Client, agent: User) -> None:
     sign_in(client, agent)
     assert client.get("/no-such-page/").status_code == 404

@@ -53,10 +53,10 @@ def _page(client: Client, **params: Any) -> Any:
     return client.get("/audit/", params)
 
 
-def test_supervisor_searches_by_person_customer_object_action_and_time(
-    client: Client, supervisor: User, history: dict[str, Any]
+def test_manager_searches_by_person_customer_object_action_and_time(
+    client: Client, manager: User, history: dict[str, Any]
 ) -> None:
-    sign_in(client, supervisor)
+    sign_in(client, manager)
     rows = history["rows"]
     customer, case, start = history["customer"], history["case"], history["start"]
 
@@ -103,10 +103,25 @@ def test_searching_the_log_is_itself_recorded(client: Client, supervisor: User) 
     assert row.data == {"via": "audit.page", "filters": {"person": "agent", "action": "auth."}}
 
 
-def test_the_log_pages_newest_first(client: Client, supervisor: User) -> None:
+def test_a_supervisor_reads_only_the_rows_of_their_scope(
+    client: Client, supervisor: User, history: dict[str, Any], api: Callable[[User], Any]
+) -> None:
+    # The supervisor leads the Shenzhen desk: its agent's rows and its case's rows, not what
+    # an agent of the Beijing desk did.
+    rows = history["rows"]
+    sign_in(client, supervisor)
+    assert _ids(_page(client, person="agent")) == [rows["case"].pk, rows["seen"].pk]
+    assert _ids(_page(client, action="personal_data.")) == [rows["seen"].pk]
+    assert _ids(_page(client, person="other_agent")) == []
+    items = api(supervisor).get("/audit").json()["items"]
+    assert {item["id"] for item in items} >= {rows["case"].pk, rows["seen"].pk}
+    assert not {item["id"] for item in items} & {rows["other"].pk, rows["login"].pk}
+
+
+def test_the_log_pages_newest_first(client: Client, manager: User) -> None:
     for i in range(60):
         audit_record(actor=None, action="test.many", entity="thing", entity_id=i)
-    sign_in(client, supervisor)
+    sign_in(client, manager)
     first = _page(client, action="test.many")
     second = _page(client, action="test.many", page=2)
     assert [r.entity_id for r in first.context["page"]][:2] == [59, 58]
@@ -174,10 +189,10 @@ def test_api_search_returns_the_rows_newest_first(
 
 
 def test_api_filters_by_case_customer_and_time(
-    supervisor: User, api: Callable[[User], Any], history: dict[str, Any]
+    manager: User, api: Callable[[User], Any], history: dict[str, Any]
 ) -> None:
     rows, start = history["rows"], history["start"]
-    client = api(supervisor)
+    client = api(manager)
 
     def ids(**params: Any) -> list[int]:
         response = client.get("/audit", **params)
@@ -194,7 +209,12 @@ def test_api_filters_by_case_customer_and_time(
 
 
 def test_api_refuses_bad_filters(supervisor: User, api: Callable[[User], Any]) -> None:
-    for params in ({"since": "soon"}, {"entity_id": -1}, {"entity": "Robert'); DROP"}):
+    for params in (
+        {"since": "soon"},
+        {"entity_id": -1},
+        {"entity": "Robert'); DROP"},
+        {"since": "0001-01-01T00:00:00+23:00"},  # before the first representable instant
+    ):
         response = api(supervisor).get("/audit", **params)
         assert response.status_code == 422
         assert response.json()["code"] == "invalid_input"

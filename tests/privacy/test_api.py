@@ -92,9 +92,9 @@ class TestConsents:
 
 class TestExport:
     def test_downloads_a_json_file_with_the_clear_phone(
-        self, api: Callable[[User], Any], supervisor: User, customer: Customer
+        self, api: Callable[[User], Any], manager: User, customer: Customer
     ) -> None:
-        response = api(supervisor).get(f"/privacy/customers/{customer.pk}/export")
+        response = api(manager).get(f"/privacy/customers/{customer.pk}/export")
 
         assert response.status_code == 200
         assert response["Content-Type"].startswith("application/json")
@@ -111,8 +111,8 @@ class TestExport:
         response = api(agent).get(f"/privacy/customers/{customer.pk}/export")
         assert (response.status_code, response.json()["code"]) == (403, "forbidden")
 
-    def test_an_unknown_customer_is_404(self, api: Callable[[User], Any], supervisor: User) -> None:
-        assert api(supervisor).get("/privacy/customers/999999/export").status_code == 404
+    def test_an_unknown_customer_is_404(self, api: Callable[[User], Any], manager: User) -> None:
+        assert api(manager).get("/privacy/customers/999999/export").status_code == 404
 
 
 class TestErase:

@@ -155,14 +155,14 @@ class TestConsentRecord:
 
 class TestSubjectExport:
     def test_holds_everything_in_the_clear_and_is_audited(
-        self, supervisor: User, agent: User, customer: Customer, closed_case: Case
+        self, manager: User, agent: User, customer: Customer, closed_case: Case
     ) -> None:
         factories.unit(customer=customer)
         services.consent_record(
             actor=agent, customer=customer, purpose="surveys", granted=True, source="web"
         )
 
-        document = json.loads(services.subject_export(actor=supervisor, customer_id=customer.pk))
+        document = json.loads(services.subject_export(actor=manager, customer_id=customer.pk))
 
         assert document["format"] == "aftersales.subject-export/1"
         assert document["customers"][0]["name"] == "李伟"
@@ -179,16 +179,20 @@ class TestSubjectExport:
         assert "customer.created" in {a["action"] for a in document["audit"]}
         export = AuditEvent.objects.get(action="privacy.export")
         assert (export.actor, export.customer_id, export.entity_id) == (
-            supervisor,
+            manager,
             customer.pk,
             customer.pk,
         )
         assert export.data["counts"]["contacts"] == 2
         assert PHONE_E164 not in json.dumps(export.data)
 
-    def test_needs_the_export_right(self, agent: User, customer: Customer) -> None:
-        with pytest.raises(PermissionDenied):
-            services.subject_export(actor=agent, customer_id=customer.pk)
+    def test_needs_the_export_right(
+        self, agent: User, supervisor: User, customer: Customer
+    ) -> None:
+        # Only roles that see every record export: supervisors see their teams' cases only.
+        for actor in (agent, supervisor):
+            with pytest.raises(PermissionDenied):
+                services.subject_export(actor=actor, customer_id=customer.pk)
         assert not AuditEvent.objects.filter(action="privacy.export").exists()
 
     def test_a_customer_outside_the_scope_is_not_found(
@@ -501,3 +505,40 @@ class TestRetentionApply:
         audit = AuditEvent.objects.get(action="privacy.retention_rule_changed")
         assert audit.data["before"]["keep_days"] == 90
         assert audit.data["after"]["keep_days"] == 30
+
+
+class TestErasureOfAttachments:
+    def test_files_a_customer_sent_are_removed_and_their_names_replaced(
+        self,
+        manager: User,
+        agent: User,
+        customer: Customer,
+        desk_team: Any,
+        settings: Any,
+        tmp_path: Any,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from aftersales.cases.attachments import attachment_add
+        from aftersales.cases.models import Attachment
+
+        settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+        case = factories.case(customer, team=desk_team)
+        upload = SimpleUploadedFile("李伟-invoice.txt", "发票 李伟 13800138000".encode())
+        attachment = attachment_add(actor=agent, case=case, upload=upload)
+        stored = [p for p in (tmp_path / "private").rglob("*") if p.is_file()]
+        assert len(stored) == 1
+        Case.objects.filter(pk=case.pk).update(status="closed")
+
+        with django_capture_on_commit_callbacks(execute=True):
+            erasure = services.subject_erase(
+                actor=manager, customer_id=customer.pk, reason=ErasureReason.SUBJECT_REQUEST
+            )
+
+        attachment = Attachment.objects.get(pk=attachment.pk)
+        assert attachment.deleted_at is not None
+        assert attachment.filename == services.ERASED
+        assert not stored[0].exists()
+        assert erasure.counts["cases.Attachment.file"] == 1
+        assert Case.objects.get(pk=case.pk).subject == services.ERASED

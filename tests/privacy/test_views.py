@@ -60,9 +60,9 @@ class TestCustomerPanel:
 
 class TestExportAndErase:
     def test_export_downloads_a_file(
-        self, client: Client, supervisor: User, customer: Customer
+        self, client: Client, manager: User, customer: Customer
     ) -> None:
-        response = sign_in(client, supervisor).post(f"/privacy/customers/{customer.pk}/export/")
+        response = sign_in(client, manager).post(f"/privacy/customers/{customer.pk}/export/")
 
         assert response.status_code == 200
         assert response["Content-Disposition"].startswith("attachment;")

@@ -293,8 +293,8 @@ API: dict[str, Endpoint] = {
         perm="customers.change_customer",
         body=lambda w: {"purpose": "surveys", "granted": False, "source": "phone"},
     ),
-    # A data-subject export is the person's whole file by law (PIPL art. 45, GDPR art. 15):
-    # whoever holds privacy.export_subject receives every case of theirs, whatever their scope.
+    # A data-subject export is the person's whole file by law (PIPL art. 45, GDPR art. 15), so
+    # only roles that see every record (manager, administrator) hold privacy.export_subject.
     "GET /api/v1/privacy/customers/{customer_id}/export": Endpoint(
         _privacy("/export"),
         obj="customer",

@@ -16,7 +16,9 @@ from django.db import connection
 
 from aftersales.customers.models import Address, ContactPoint, Customer
 
-pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump sees committed data only
+pytestmark = pytest.mark.django_db(
+    transaction=True, serialized_rollback=True
+)  # pg_dump: committed data
 
 
 def _dump() -> str:

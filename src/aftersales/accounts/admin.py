@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
@@ -52,7 +54,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     list_filter = ("is_active", "seniority", "accepting_cases", "groups", "memberships__team")
     search_fields = ("username", "display_name", "email")
     inlines = [MembershipInline]
-    actions = ["disable_users", "enable_users"]
+    actions = ["disable_users", "enable_users", "reset_second_factor"]
 
     def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
         """Enabling or disabling goes through `staff_set_active`: tokens and sessions end."""
@@ -95,6 +97,30 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     @admin.action(description=gettext_lazy("Enable"))
     def enable_users(self, request: Any, queryset: QuerySet[User]) -> None:
         self._set_active(request, queryset, True)
+
+    @admin.action(
+        description=gettext_lazy("Reset second factor (enrol again at next sign-in, end sessions)")
+    )
+    def reset_second_factor(self, request: Any, queryset: QuerySet[User]) -> None:
+        from .mfa import mfa_reset_by_administrator
+
+        done = 0
+        for user in queryset.order_by("pk"):
+            try:
+                mfa_reset_by_administrator(actor=request.user, user=user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, _("%(n)d accounts changed.") % {"n": done})
+
+
+# Authenticators and recovery codes change only through the MFA services (audited, sessions
+# ended); django-otp's own admin pages would let a secret be read or a device be deleted
+# silently.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 
 @admin.register(Team)

@@ -38,6 +38,7 @@ from aftersales.core.services import audit_record
 
 from . import throttle
 from .models import User
+from .permissions import require_perm
 from .services import sessions_end
 
 RECOVERY_CODE_COUNT = 10
@@ -335,3 +336,29 @@ def mfa_device_install(*, user: User, key_hex: str, source: str) -> TOTPDevice:
             data={"device": device.persistent_id, "source": source},
         )
         return device
+
+
+def mfa_reset_by_administrator(*, actor: User, user: User) -> None:
+    """Remove `user`'s authenticator and recovery codes (a lost phone), as an administrator.
+
+    The person must enrol a new authenticator at their next sign-in; every session of theirs
+    ends now, and the reset is audited with the administrator as the actor. Nobody resets their
+    own second factor this way: that goes through re-authentication on their security page.
+    """
+    require_perm(actor, "accounts.change_user")
+    if actor.pk == user.pk:
+        raise ApplicationError(
+            "own_account", _("Replace your own authenticator on your security page."), status=409
+        )
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        removed = TOTPDevice.objects.filter(user=user).delete()[0]
+        removed += StaticDevice.objects.filter(user=user).delete()[0]
+        audit_record(
+            actor=actor,
+            action="mfa.reset_by_administrator",
+            entity="user",
+            entity_id=user.pk,
+            data={"rows_removed": removed},
+        )
+        sessions_end(user=user, reason="mfa_reset", actor=actor)

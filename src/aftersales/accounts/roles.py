@@ -170,7 +170,6 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "catalog.import_units",
         *_STAFF_PLANNING,
         *_AUDIT,
-        "privacy.export_subject",
     ],
     # 区域经理: a supervisor's work over every team of their regions.
     Role.REGIONAL_MANAGER: [

@@ -12,10 +12,12 @@ What is recorded (OWASP ASVS V16), each through `core.services.audit_record`:
   `audit_record` itself, in its own transaction, naming the approver and what was approved;
 - every search of the audit log itself.
 
-Who may read it: `core.view_auditevent` (supervisors, managers, administrators) sees every row.
-Rows about sign-ins and refusals name staff, not customers, and a supervisor investigating an
-incident needs the whole picture; narrowing by team would hide exactly the rows of people who
-moved between teams. The search is itself audited, so reading the log leaves a trace.
+Who may read it: `core.view_auditevent` (supervisors, regional managers, managers,
+administrators). Managers and administrators (scope "all") see every row; a supervisor or a
+regional manager sees the rows of the staff in the teams of their scope (led teams, or every
+team of their region), their own rows, and the rows about cases in their case scope. So the
+log cannot be used to learn about records or people outside one's scope, which the scoped
+queries hide everywhere else. The search is itself audited, so reading the log leaves a trace.
 """
 
 import datetime as dt
@@ -30,6 +32,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import User
 from aftersales.accounts.permissions import require_perm
@@ -123,13 +126,17 @@ def login_failed(*, username: str, ip: str | None) -> AuditEvent:
 def access_denied(
     *, actor: User, method: str, path: str, status: int, view: str, ip: str | None
 ) -> AuditEvent:
-    """Record a refused request (403, or 404 on a record's URL); the path has no query string."""
+    """Record a refused request (403, or 404 on a record's URL); the path has no query string.
+
+    Control characters (a probe may send `%00`) are dropped: PostgreSQL's JSON cannot hold NUL.
+    """
+    printable = "".join(ch for ch in path[:500] if ch >= " " and ch != "\x7f")
     return audit_record(
         actor=actor,
         action="access.denied",
         entity="url",
         entity_id=0,
-        data={"method": method, "path": path[:500], "status": status, "view": view},
+        data={"method": method, "path": printable, "status": status, "view": view},
         ip=ip,
     )
 
@@ -207,17 +214,58 @@ def audit_search(filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.action:
         rows = rows.filter(action__startswith=filters.action)
     if filters.since is not None:
-        rows = rows.filter(occurred_at__gte=filters.since)
+        rows = rows.filter(occurred_at__gte=_utc(filters.since, "since"))
     if filters.until is not None:
-        rows = rows.filter(occurred_at__lt=filters.until)
+        rows = rows.filter(occurred_at__lt=_utc(filters.until, "until"))
     return rows
+
+
+def _utc(value: dt.datetime, name: str) -> dt.datetime:
+    """A bound in UTC: PostgreSQL refuses offsets past ±15:59, and the year-1 or year-9999
+    edges with an offset fall outside what a datetime can hold."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ApplicationError(
+            "invalid_input",
+            _("The time is out of range."),
+            status=422,
+            details={name: ["out of range"]},
+        ) from exc
+
+
+def audit_scope(actor: User) -> Q | None:
+    """The rows `actor` may read (None: all of them); see the module docstring."""
+    from aftersales.accounts.roles import Scope
+    from aftersales.accounts.selectors import (
+        user_led_team_ids,
+        user_region_team_ids,
+        user_scope,
+        user_team_ids,
+    )
+    from aftersales.cases.selectors import case_queryset_for
+
+    scope = user_scope(actor)
+    if scope == Scope.ALL:
+        return None
+    if scope == Scope.REGION:
+        team_ids = user_region_team_ids(actor)
+    elif scope == Scope.LED_TEAMS:
+        team_ids = user_led_team_ids(actor)
+    else:
+        team_ids = user_team_ids(actor)
+    staff = User.objects.filter(memberships__team_id__in=team_ids).values("pk")
+    cases = case_queryset_for(actor).values("pk")
+    return Q(actor=actor) | Q(actor_id__in=staff) | Q(entity="case", entity_id__in=cases)
 
 
 def audit_log_search(
     *, actor: User, filters: AuditFilters, via: str, ip: str | None = None
 ) -> QuerySet[AuditEvent]:
-    """The audit search for someone allowed to read the log; the search itself is recorded."""
+    """The audit search for someone allowed to read the log, within what their scope may
+    read; the search itself is recorded."""
     require_perm(actor, "core.view_auditevent")
+    rows = audit_search(filters)  # refuses bad bounds before anything is recorded
     audit_record(
         actor=actor,
         action="audit.searched",
@@ -226,7 +274,8 @@ def audit_log_search(
         data={"via": via, "filters": filters.recorded()},
         ip=ip,
     )
-    return audit_search(filters)
+    visible = audit_scope(actor)
+    return rows if visible is None else rows.filter(visible)
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -54,6 +54,20 @@ PII_FIELDS: tuple[PiiField, ...] = (
     PiiField("cases.Case", "description", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer"),
     PiiField("cases.Case", "solution_notes", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer"),
     PiiField("cases.CaseEvent", "body", PiiKind.FREE_TEXT, Erasure.REPLACE, "case__customer"),
+    # A subject is a short summary shown in every queue (kept in the clear), but a customer may
+    # have put their name in it; a file name may carry one too (the files themselves are
+    # removed by `cases.attachments.attachments_erase_for_customers`).
+    PiiField(
+        "cases.Case", "subject", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer", encrypted=False
+    ),
+    PiiField(
+        "cases.Attachment",
+        "filename",
+        PiiKind.FREE_TEXT,
+        Erasure.REPLACE,
+        "case__customer",
+        encrypted=False,
+    ),
 )
 
 

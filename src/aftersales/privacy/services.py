@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import User
 from aftersales.accounts.permissions import require_perm
+from aftersales.cases.attachments import attachments_erase_for_customers
 from aftersales.cases.models import OPEN_STATUSES, Case, CaseEvent
 from aftersales.catalog.models import Unit
 from aftersales.core import clock
@@ -347,6 +348,7 @@ def subject_erase(*, actor: User | None, customer_id: int, reason: str) -> Erasu
     counts: dict[str, int] = {}
     for f in PII_FIELDS:
         counts.update(_erase_field(f, ids))
+    counts["cases.Attachment.file"] = attachments_erase_for_customers(customer_ids=ids)
     # Consents are this app's own evidence: kept, with the free-text note emptied (added to
     # the registry's count, should the registry come to list the field too).
     counts["privacy.Consent.note"] = counts.get("privacy.Consent.note", 0) + (

@@ -1,5 +1,8 @@
 """Test settings: the dev defaults, fast hashing, in-process tasks."""
 
+import tempfile
+from pathlib import Path
+
 from .dev import *  # noqa: F403
 
 DEBUG = False
@@ -10,3 +13,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "en"
+# Uploaded attachments of a test run go to a throwaway folder, not the developer's var/private.
+PRIVATE_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="aftersales-test-private-"))
