@@ -50,9 +50,10 @@ Records that are deliberately not scoped: product lines and models, import repor
 checks membership and `cases.reassign_case`), the tier report and tier moves (behind
 `customers.view_tier_report`, held only by roles that see every customer), and a data-subject
 export (behind `privacy.export_subject`: the person's whole file, every case included, as the
-law requires; held only by the manager and administrators, who see every record anyway). Everything else a client can name by id or number is looked up through a scoped
-selector, and child records (case events, attachments, contacts, addresses, a customer's units)
-only through their parent.
+law requires; held only by the manager and administrators, who see every record anyway).
+Everything else a client can name by id or number is looked up through a scoped selector,
+and child records (case events, attachments, contacts, addresses, a customer's units) only
+through their parent.
 
 What a client may *write* is the other half: every API input schema derives from
 `aftersales.core.schemas.StrictIn`, which refuses unknown fields (422 `invalid_input`), and
