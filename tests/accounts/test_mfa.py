@@ -75,8 +75,12 @@ def test_password_alone_leads_to_the_mfa_page_not_the_app(client: Client, agent:
     assert response["Location"] == "/account/mfa/?next=%2Fcases%2F%3Fstatus%3Dopen"
     htmx = client.get("/cases/", headers={"HX-Request": "true"})
     assert htmx["HX-Redirect"].startswith("/account/mfa/")
-    # Open while the second step is pending: the MFA page itself, the language switch, sign-out.
-    assert client.get("/account/mfa/").status_code == 200
+    # Open while the second step is pending: the MFA page itself, the language switch, sign-out;
+    # the page offers nothing of the application (no navigation, no notifications link).
+    page = client.get("/account/mfa/")
+    assert page.status_code == 200
+    assert 'id="notification-bell"' not in page.content.decode()
+    assert 'class="mainnav"' not in page.content.decode()
     assert client.post("/i18n/setlang/", {"language": "en", "next": "/"}).status_code == 302
     assert client.post("/logout/").status_code == 302
     assert client.get("/cases/").status_code == 302  # signed out now

@@ -26,12 +26,12 @@ class AuditSearchForm(forms.Form):
     action = forms.CharField(required=False, max_length=64, label=_("Action starts with"))
     since = forms.DateTimeField(
         required=False,
-        label=_("From"),
+        label=_("From (time)"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     until = forms.DateTimeField(
         required=False,
-        label=_("Until"),
+        label=_("Up to (time)"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 

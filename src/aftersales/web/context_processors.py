@@ -12,7 +12,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     # Nothing of the application before the second sign-in step (MFA) is done.
     verified = user is not None and getattr(user, "is_verified", lambda: False)()
     if user is None or not user.is_authenticated or not verified:
-        return {"nav_items": [], "unread_notifications": 0}
+        return {"nav_items": [], "unread_notifications": 0, "signed_in_fully": False}
     items = []
     if user.has_perm("cases.add_case"):
         items.append(("web:caller_lookup", "call"))
@@ -28,4 +28,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("web:audit_log", "audit"))
     if user.has_perm("privacy.view_erasurerecord"):
         items.append(("web:privacy_home", "privacy"))
-    return {"nav_items": items, "unread_notifications": unread_count(user)}
+    return {
+        "nav_items": items,
+        "unread_notifications": unread_count(user),
+        "signed_in_fully": True,
+    }
