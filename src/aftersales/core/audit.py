@@ -21,13 +21,11 @@ queries hide everywhere else. The search is itself audited, so reading the log l
 """
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -47,24 +45,11 @@ ADMIN_ACTIONS = {ADDITION: "admin.added", CHANGE: "admin.changed", DELETION: "ad
 
 
 def request_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the right-most untrusted X-Forwarded-For entry when
-    the direct peer is one of `TRUSTED_PROXIES`."""
-    remote = str(request.META.get("REMOTE_ADDR") or "").strip()
-    trusted = set(getattr(settings, "TRUSTED_PROXIES", []))
-    if remote in trusted:
-        forwarded = [
-            part.strip()
-            for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
-            if part.strip()
-        ]
-        for candidate in reversed(forwarded):
-            if candidate not in trusted:
-                remote = candidate
-                break
-    try:
-        return ipaddress.ip_address(remote).compressed
-    except ValueError:
-        return None
+    """The client's address as the throttle sees it (`accounts.throttle.client_ip`: REMOTE_ADDR,
+    or the right-most untrusted X-Forwarded-For entry behind a `TRUSTED_PROXIES` peer)."""
+    from aftersales.accounts.throttle import client_ip
+
+    return client_ip(request) or None
 
 
 def username_hash(username: str) -> str:
