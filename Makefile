@@ -25,14 +25,14 @@ run: $(STAMP)
 
 # The whole suite on SQLite; the browser tests run when Debian's chromium is installed.
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # The same suite against PostgreSQL (DATABASE_URL), browser tests excluded.
 test-pg: $(STAMP)
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -m "not browser"
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -n auto -m "not browser"
 
 test-browser: $(STAMP)
-	$(BIN)/pytest -m browser
+	$(BIN)/pytest -n auto -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

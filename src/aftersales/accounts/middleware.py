@@ -1,4 +1,4 @@
-"""Session security and the MFA requirement for staff (filled in by the security work)."""
+"""Session timeouts and the second-factor requirement of staff sessions."""
 
 from collections.abc import Callable
 
