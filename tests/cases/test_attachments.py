@@ -351,3 +351,18 @@ def test_case_page_shows_refusals_with_their_status(
     assert detach.status_code == 404
     assert Attachment.objects.get(pk=foreign.pk).deleted_at is None
     assert open_case.attachments.count() == 0
+
+
+def test_adding_and_removing_are_case_events_mirrored_in_the_audit_log(
+    api: Callable[[User], Any], agent: User, open_case: Case
+) -> None:
+    client = api(agent).client
+    attachment_id = _upload(client, open_case, "fault.png", PNG, "image/png").json()["id"]
+    assert client.delete(_url(open_case, f"/{attachment_id}")).status_code in (200, 204)
+
+    events = CaseEvent.objects.filter(case=open_case, kind="attachment").order_by("id")
+    assert [e.data["change"] for e in events] == ["added", "removed"]
+    mirrored = AuditEvent.objects.filter(action="case.attachment", entity_id=open_case.pk)
+    assert sorted(r.data["event_id"] for r in mirrored) == [e.pk for e in events]
+    # The file name is the event's free text: it stays out of the audit log.
+    assert all("fault.png" not in str(r.data) for r in mirrored)

@@ -35,6 +35,7 @@ from aftersales.core.schemas import DB_INT_MAX
 from aftersales.core.services import audit_record
 
 from .models import Attachment, Case, CaseEvent
+from .services import case_event_record
 
 MAX_FILENAME = 200
 
@@ -212,11 +213,11 @@ def attachment_add(*, actor: User, case: Case, upload: "UploadedFile[bytes]") ->
             attachment.save()
             locked.updated_at = now
             locked.save(update_fields=["updated_at"])
-            CaseEvent.objects.create(
-                case=locked,
+            case_event_record(
+                locked,
                 kind=CaseEvent.Kind.ATTACHMENT,
                 actor=actor,
-                occurred_at=now,
+                at=now,
                 body=attachment.filename,
                 data={
                     "change": "added",
@@ -256,11 +257,11 @@ def attachment_delete(*, actor: User, case: Case, attachment_id: int) -> Attachm
         attachment.save(update_fields=["deleted_at", "deleted_by"])
         locked.updated_at = now
         locked.save(update_fields=["updated_at"])
-        CaseEvent.objects.create(
-            case=locked,
+        case_event_record(
+            locked,
             kind=CaseEvent.Kind.ATTACHMENT,
             actor=actor,
-            occurred_at=now,
+            at=now,
             body=attachment.filename,
             data={"change": "removed", "attachment_id": attachment.pk},
         )

@@ -57,7 +57,7 @@ from aftersales.core.models import BusinessCalendar
 from aftersales.customers.models import Customer, Tier
 
 from .models import OPEN_STATUSES, Case, CaseEvent, Region, RoutingRule, Status
-from .services import _event, _lock, _set_status
+from .services import _lock, _set_status, case_event_record
 from .workflow import ASSIGN_KEEPS_STATUS, ASSIGN_SOURCES
 
 # Provinces of mainland China (省级行政区) by region (大区), in their short names.
@@ -437,7 +437,7 @@ def _apply(case: Case, decision: RoutingDecision, *, actor: User | None, now: dt
     )
     data.update(to_team=case.team_id, to_assignee=case.assignee_id)
     case.updated_at = now
-    _event(case, kind=CaseEvent.Kind.ROUTED, actor=actor, at=now, data=data)
+    case_event_record(case, kind=CaseEvent.Kind.ROUTED, actor=actor, at=now, data=data)
     if decision.team is not None and case.status not in ASSIGN_KEEPS_STATUS:
         target = Status.ASSIGNED if decision.chosen is not None else Status.TRIAGED
         if target != case.status:

@@ -50,9 +50,14 @@ def _status(case: Case) -> dict[str, str]:
     return {"status": str(Status(case.status).label)}
 
 
-def _event(
+def case_event_record(
     case: Case, *, kind: str, actor: User | None, at: dt.datetime, **fields: Any
 ) -> CaseEvent:
+    """Write one case event, with its audit-log mirror and any webhook deliveries it causes.
+
+    The one writer of case events for every service of a case (lifecycle, contacts, notes,
+    attachments); call it inside the transaction of the change it records.
+    """
     event = CaseEvent.objects.create(case=case, kind=kind, actor=actor, occurred_at=at, **fields)
     # Webhooks that want this event get a delivery in this transaction, sent after the commit.
     webhooks_case_event(case=case, event=event)
@@ -244,7 +249,7 @@ def _case_insert(
         validate_constraints=False,
     )
     case.save()
-    _event(
+    case_event_record(
         case,
         kind=CaseEvent.Kind.CREATED,
         actor=actor,
@@ -275,7 +280,7 @@ def _set_status(
     before = case.status
     case.status = to
     case.updated_at = now
-    _event(
+    case_event_record(
         case,
         kind=CaseEvent.Kind.STATUS,
         actor=actor,
@@ -307,7 +312,7 @@ def _classify(
     )
     case.classified_by = actor
     case.updated_at = now
-    _event(
+    case_event_record(
         case,
         kind=CaseEvent.Kind.CLASSIFIED,
         actor=actor,
@@ -427,7 +432,9 @@ def case_assign(
             # A person overrides the rules' decision: say which one, for the routing report.
             data["overrides_routing"] = last.pk
         case.team, case.assignee, case.updated_at = target_team, assignee, now
-        _event(case, kind=CaseEvent.Kind.ASSIGNED, actor=actor, at=now, body=reason, data=data)
+        case_event_record(
+            case, kind=CaseEvent.Kind.ASSIGNED, actor=actor, at=now, body=reason, data=data
+        )
         if case.status not in ASSIGN_KEEPS_STATUS:
             target = Status.ASSIGNED if assignee is not None else Status.TRIAGED
             if case.status == Status.NEW and assignee is None:
@@ -522,7 +529,7 @@ def _record_solution(
             "invalid_solution", _("Notes are too long."), details={"solution_notes": MAX_BODY}
         )
     case.solution_type, case.solution_notes = solution_type, notes.strip()
-    _event(
+    case_event_record(
         case,
         kind=CaseEvent.Kind.SOLUTION,
         actor=actor,
@@ -590,7 +597,7 @@ def case_contact_log(
                 details={"occurred_at": _("A contact cannot be before the case was opened.")},
             )
         at = occurred_at or now
-        event = _event(
+        event = case_event_record(
             case,
             kind=CaseEvent.Kind.CONTACT,
             actor=actor,
@@ -621,7 +628,7 @@ def case_note_add(*, actor: User, case: Case, body: str) -> CaseEvent:
         now = clock.now()
         case.updated_at = now
         case.save(update_fields=["updated_at"])
-        return _event(case, kind=CaseEvent.Kind.NOTE, actor=actor, at=now, body=body)
+        return case_event_record(case, kind=CaseEvent.Kind.NOTE, actor=actor, at=now, body=body)
 
 
 def case_priorities_refresh(
@@ -648,7 +655,7 @@ def case_priorities_refresh(
             )
             if priority == case.priority:
                 continue
-            _event(
+            case_event_record(
                 case,
                 kind=CaseEvent.Kind.PRIORITY,
                 actor=actor,
@@ -684,7 +691,7 @@ def case_preliminary_solution(*, actor: User, case: Case, body: str) -> CaseEven
                 status=409,
             )
         now = clock.now()
-        event = _event(
+        event = case_event_record(
             case,
             kind=CaseEvent.Kind.PROPOSAL,
             actor=actor,
@@ -710,7 +717,7 @@ def case_acknowledge(*, case: Case, channel: str, body: str) -> CaseEvent:
     with transaction.atomic():
         case = _lock(case)
         now = clock.now()
-        return _event(
+        return case_event_record(
             case,
             kind=CaseEvent.Kind.CONTACT,
             actor=None,
@@ -735,7 +742,7 @@ def case_mark_useful_feedback(*, actor: User, case: Case, useful: bool, reason: 
         now = clock.now()
         case.useful_feedback, case.updated_at = useful, now
         case.save(update_fields=["useful_feedback", "updated_at"])
-        _event(
+        case_event_record(
             case,
             kind=CaseEvent.Kind.FEEDBACK,
             actor=actor,
@@ -774,7 +781,7 @@ def case_escalate(
     after = {"priority": case.priority, "team": case.team_id, "assignee": case.assignee_id}
     case.updated_at = now
     case.save()
-    _event(
+    case_event_record(
         case,
         kind=CaseEvent.Kind.ESCALATED,
         actor=None,
