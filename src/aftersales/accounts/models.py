@@ -94,6 +94,7 @@ class Team(models.Model):
         TECH_SUPPORT = "tech_support", _("Technical support")
         CALLBACK = "callback", _("Callback team")
         COMPLAINTS = "complaints", _("Complaints desk")
+        REVIEW = "review", _("Complaint review group")
         FIELD = "field", _("Field service")
         OUTLET = "outlet", _("Service outlet")
         WAREHOUSE = "warehouse", _("Warehouse")

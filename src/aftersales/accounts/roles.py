@@ -124,14 +124,51 @@ _PRIVACY = [
     "privacy.change_retentionrule",
 ]
 
+# Complaints (投诉): seeing them goes with seeing cases; handling them with the desk's work.
+_COMPLAINT_WORK = [
+    "complaints.view_complaint",
+    "complaints.handle_complaint",
+    "complaints.propose_compensation",
+    # Within the approval limit of the approver's level (complaints.ApprovalLevel).
+    "complaints.approve_compensation",
+]
+# Return visits (回访): everyone who sees cases sees their visits and surveys.
+_VISITS_VIEW = ["callbacks.view_returnvisit", "callbacks.view_survey"]
+_VISITS_WORK = [*_VISITS_VIEW, "callbacks.work_return_visit"]
+# Rules and settings of complaints and return visits (the admin site).
+_SERVICE_RULES = [
+    "complaints.view_reviewpolicy",
+    "complaints.change_reviewpolicy",
+    "complaints.view_approvallevel",
+    "complaints.add_approvallevel",
+    "complaints.change_approvallevel",
+    "complaints.view_lettertemplate",
+    "complaints.add_lettertemplate",
+    "complaints.change_lettertemplate",
+    "callbacks.view_callbackrule",
+    "callbacks.add_callbackrule",
+    "callbacks.change_callbackrule",
+    "callbacks.view_callbacksettings",
+    "callbacks.change_callbacksettings",
+    "callbacks.view_offer",
+    "callbacks.add_offer",
+    "callbacks.change_offer",
+]
+_SERVICE_REPORTS = ["complaints.view_complaint_report", "callbacks.view_callback_report"]
+
 # Reading the audit log (core.audit): supervisors and up see every row; the reading is audited.
 _AUDIT = ["core.view_auditevent"]
 
 # Codenames as "app_label.codename"; created by migrations (model defaults and Meta.permissions).
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.FRONTLINE_AGENT: _CASE_WORK,
-    Role.SENIOR_AGENT: [*_CASE_WORK, "customers.merge_customer"],
-    Role.TECH_SUPPORT: _CASE_WORK,
+    Role.FRONTLINE_AGENT: [*_CASE_WORK, *_COMPLAINT_WORK, *_VISITS_VIEW],
+    Role.SENIOR_AGENT: [
+        *_CASE_WORK,
+        "customers.merge_customer",
+        *_COMPLAINT_WORK,
+        *_VISITS_VIEW,
+    ],
+    Role.TECH_SUPPORT: [*_CASE_WORK, "complaints.view_complaint", *_VISITS_VIEW],
     # Technicians call and visit the customers of their work orders, but see no revenue.
     Role.TECHNICIAN: [
         "cases.view_case",
@@ -151,7 +188,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "customers.reveal_contact",
         "catalog.view_unit",
         "catalog.view_purchase_amount",
+        "complaints.view_complaint",
+        *_VISITS_WORK,
+        "callbacks.view_callback_report",
     ],
+    # The independent review group: reads what a review needs, decides nothing about money.
     Role.COMPLAINT_REVIEWER: [
         "cases.view_case",
         "customers.view_customer",
@@ -159,6 +200,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "customers.view_customer_value",
         "catalog.view_unit",
         "catalog.view_purchase_amount",
+        "complaints.view_complaint",
+        "complaints.review_complaint",
+        *_VISITS_VIEW,
     ],
     Role.WAREHOUSE: ["catalog.view_unit", "catalog.view_productmodel"],
     Role.SUPERVISOR: [
@@ -170,6 +214,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "catalog.import_units",
         *_STAFF_PLANNING,
         *_AUDIT,
+        *_COMPLAINT_WORK,
+        *_VISITS_WORK,
+        *_SERVICE_REPORTS,
     ],
     # 区域经理: a supervisor's work over every team of their regions.
     Role.REGIONAL_MANAGER: [
@@ -181,6 +228,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "catalog.import_units",
         *_STAFF_PLANNING,
         *_AUDIT,
+        *_COMPLAINT_WORK,
+        *_VISITS_WORK,
+        *_SERVICE_REPORTS,
     ],
     Role.MANAGER: [
         *_CASE_WORK,
@@ -197,6 +247,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_AUDIT,
         *_COMMITMENTS,
         *_PRIVACY,
+        *_COMPLAINT_WORK,
+        *_VISITS_WORK,
+        *_SERVICE_REPORTS,
+        *_SERVICE_RULES,
     ],
     Role.ADMINISTRATOR: [
         *_CASE_WORK,
@@ -223,6 +277,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "cases.view_routingrule",
         "cases.add_routingrule",
         "cases.change_routingrule",
+        "complaints.view_complaint",
+        *_VISITS_VIEW,
+        *_SERVICE_RULES,
         # Outgoing webhooks send case data out of the system: administrators only.
         "integrations.view_webhook",
         "integrations.add_webhook",

@@ -65,6 +65,8 @@ SolutionT = Literal[
     "return",
     "exchange",
     "refund",
+    "explanation",
+    "compensation",
 ]
 # The Literal types above must list exactly the model choices; checked at import.
 for _lit, _choices in (

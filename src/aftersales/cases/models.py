@@ -118,6 +118,9 @@ class SolutionType(models.TextChoices):
     RETURN = "return", _("Return")
     EXCHANGE = "exchange", _("Exchange")
     REFUND = "refund", _("Refund")
+    # Complaints are answered with an explanation or with approved compensation.
+    EXPLANATION = "explanation", _("Explanation and apology")
+    COMPENSATION = "compensation", _("Compensation")
 
 
 class CaseKind(models.TextChoices):
@@ -234,6 +237,12 @@ class CaseEvent(models.Model):
         ESCALATED = "escalated", _("Escalated")
         FEEDBACK = "feedback", _("Marked as useful feedback")
         ATTACHMENT = "attachment", _("Attachment")
+
+    COMPLAINT = "complaint", _("Complaint")
+    REVIEW = "review", _("Complaint review")
+    COMPENSATION = "compensation", _("Compensation")
+    RETURN_VISIT = "return_visit", _("Return visit")
+    SURVEY = "survey", _("Survey")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")

@@ -22,6 +22,7 @@ from aftersales.customers.models import Channel, Customer
 from aftersales.integrations.services import webhooks_case_event
 from aftersales.sla.clocks import LIVE_CHANNELS, SpecCache, clocks_sync
 
+from . import signals
 from .models import (
     OPEN_STATUSES,
     SUBCATEGORIES,
@@ -112,8 +113,8 @@ def _validate_classification(nature: str, subcategory: str, urgency: str) -> Non
         )
 
 
-def _default_team(actor: User) -> Team | None:
-    return user_primary_team(actor) or (
+def _default_team(actor: User | None) -> Team | None:
+    return (user_primary_team(actor) if actor is not None else None) or (
         Team.objects.filter(kind=Team.Kind.FRONTLINE, is_active=True).order_by("id").first()
     )
 
@@ -193,6 +194,46 @@ def case_open(
     return case, True
 
 
+def case_open_for_customer(
+    *,
+    customer: Customer,
+    channel: str,
+    subject: str,
+    description: str = "",
+    kind: str = CaseKind.SERVICE,
+    nature: str = "",
+    urgency: str = Urgency.NORMAL,
+) -> Case:
+    """Open a case the customer raised themselves (e.g. a complaint set off by their survey
+    answer): no member of staff opened it, so the routing rules place it."""
+    subject = subject.strip()
+    if not subject or len(subject) > MAX_SUBJECT or len(description) > MAX_BODY:
+        raise ApplicationError(
+            "invalid_case", _("The case cannot be opened."), details={"subject": "length"}
+        )
+    if channel not in Channel.values or kind not in CaseKind.values:
+        raise ApplicationError(
+            "invalid_case", _("The case cannot be opened."), details={"channel": channel}
+        )
+    _validate_classification(nature, "", urgency)
+    with transaction.atomic():
+        return _case_insert(
+            actor=None,
+            customer=customer,
+            channel=channel,
+            subject=subject,
+            description=description,
+            unit=None,
+            product_line=None,
+            nature=nature,
+            subcategory="",
+            urgency=urgency,
+            team=None,
+            idempotency_key=None,
+            kind=kind,
+        )
+
+
 def _same_request(case: Case, *, customer: Customer, subject: str) -> Case:
     if case.customer_id != customer.pk or case.subject != subject:
         raise Conflict(
@@ -205,7 +246,7 @@ def _same_request(case: Case, *, customer: Customer, subject: str) -> Case:
 
 def _case_insert(
     *,
-    actor: User,
+    actor: User | None,
     customer: Customer,
     channel: str,
     subject: str,
@@ -265,7 +306,7 @@ def _case_insert(
             case, actor=actor, nature=nature, subcategory=subcategory, urgency=urgency, now=now
         )
     clocks_sync(case=case, actor=actor, now=now, reason="opened")
-    if team is None and channel not in LIVE_CHANNELS:
+    if team is None and (channel not in LIVE_CHANNELS or actor is None):
         # Requests that arrive without a conversation (e-mail, web, portal, app) go where the
         # routing rules send them; on a live channel the agent on the line keeps the case.
         from .routing import case_route  # routing builds on this module's helpers
@@ -275,7 +316,14 @@ def _case_insert(
 
 
 def _set_status(
-    case: Case, *, to: str, actor: User | None, now: dt.datetime, action: str, reason: str = ""
+    case: Case,
+    *,
+    to: str,
+    actor: User | None,
+    now: dt.datetime,
+    action: str,
+    reason: str = "",
+    source: str = "",
 ) -> None:
     before = case.status
     case.status = to
@@ -288,14 +336,14 @@ def _set_status(
         from_status=before,
         to_status=to,
         body=reason,
-        data={"action": action},
+        data={"action": action, "source": source} if source else {"action": action},
     )
 
 
 def _classify(
     case: Case,
     *,
-    actor: User,
+    actor: User | None,
     nature: str,
     subcategory: str,
     urgency: str,
@@ -467,6 +515,34 @@ def case_transition(
             details={"allowed": list(TRANSITIONS)},
         )
     require_perm(actor, transition.permission)
+    return _transition(
+        case,
+        actor=actor,
+        action=action,
+        reason=reason,
+        solution_type=solution_type,
+        solution_notes=solution_notes,
+    )
+
+
+def case_reopen_for_customer(*, case: Case, reason: str, source: str) -> Case:
+    """Reopen a resolved or closed case because the customer says the problem is not solved,
+    e.g. in a survey answered through its link: no member of staff acts, the event's actor is
+    empty and `source` says where the customer said it."""
+    return _transition(case, actor=None, action="reopen", reason=reason, source=source)
+
+
+def _transition(
+    case: Case,
+    *,
+    actor: User | None,
+    action: str,
+    reason: str = "",
+    solution_type: str = "",
+    solution_notes: str = "",
+    source: str = "",
+) -> Case:
+    transition = TRANSITIONS[action]
     reason = reason.strip()
     with transaction.atomic():
         case = _lock(case)
@@ -486,16 +562,26 @@ def case_transition(
             )
         if (
             action == "start"
+            and actor is not None
             and case.assignee_id != actor.pk
             and not actor.has_perm("cases.reassign_case")
         ):
             raise PermissionDenied(_("Only the assignee starts work on a case."))
         now = clock.now()
         if action == "resolve":
+            assert actor is not None
             _record_solution(
                 case, actor=actor, now=now, solution_type=solution_type, notes=solution_notes
             )
-        _set_status(case, to=transition.target, actor=actor, now=now, action=action, reason=reason)
+        _set_status(
+            case,
+            to=transition.target,
+            actor=actor,
+            now=now,
+            action=action,
+            reason=reason,
+            source=source,
+        )
         if action == "resolve":
             case.resolved_at = now
             case.first_contact_resolution = _first_contact_resolution(case)
@@ -512,6 +598,10 @@ def case_transition(
                 )
         case.save()
         clocks_sync(case=case, actor=actor, now=now, reason=action)
+        if action == "resolve":
+            signals.case_resolved.send(sender=Case, case=case, actor=actor, at=now)
+        elif action == "reopen":
+            signals.case_reopened.send(sender=Case, case=case, actor=actor, at=now)
         return case
 
 

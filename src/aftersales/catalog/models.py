@@ -76,6 +76,8 @@ class Unit(models.Model):
     import_batch = models.ForeignKey(
         "UnitImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="units"
     )
+    # Months added to both warranties, e.g. granted as compensation for a complaint.
+    warranty_extension_months = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -91,11 +93,13 @@ class Unit(models.Model):
 
     @property
     def parts_warranty_end(self) -> dt.date:
-        return add_months(self.purchase_date, self.model.parts_warranty_months)
+        months = self.model.parts_warranty_months + self.warranty_extension_months
+        return add_months(self.purchase_date, months)
 
     @property
     def labour_warranty_end(self) -> dt.date:
-        return add_months(self.purchase_date, self.model.labour_warranty_months)
+        months = self.model.labour_warranty_months + self.warranty_extension_months
+        return add_months(self.purchase_date, months)
 
 
 class UnitImport(models.Model):

@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "aftersales.notifications",
     "aftersales.integrations",
     "aftersales.privacy",
+    "aftersales.complaints",
+    "aftersales.callbacks",
     "aftersales.web",
 ]
 
