@@ -31,7 +31,9 @@ def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
     from django.contrib.contenttypes.management import create_contenttypes
 
     from aftersales.accounts.services import roles_sync
+    from aftersales.callbacks.defaults import callbacks_defaults_ensure
     from aftersales.cases.routing_defaults import default_rules_install
+    from aftersales.complaints.defaults import complaints_defaults_ensure
     from aftersales.core.calendars import default_calendars_ensure
     from aftersales.sla.defaults import sla_defaults_ensure
 
@@ -43,6 +45,8 @@ def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
     default_calendars_ensure()
     sla_defaults_ensure()
     default_rules_install()
+    callbacks_defaults_ensure()
+    complaints_defaults_ensure()
 
 
 @pytest.fixture
@@ -117,6 +121,28 @@ def manager(make_staff: Callable[..., User]) -> User:
 @pytest.fixture
 def technician(make_staff: Callable[..., User], tech_team: Team) -> User:
     return make_staff(Role.TECHNICIAN, teams=[tech_team], username="tech")
+
+
+@pytest.fixture
+def review_team(db: Any) -> Team:
+    return team_create(code="review", name="Complaint review group", kind="review")
+
+
+@pytest.fixture
+def reviewer(make_staff: Callable[..., User], review_team: Team) -> User:
+    """A member of the independent complaint review group (and of no service team)."""
+    return make_staff(Role.COMPLAINT_REVIEWER, teams=[review_team], username="reviewer")
+
+
+@pytest.fixture
+def callback_team(db: Any) -> Team:
+    return team_create(code="callback", name="Callback team", kind="callback")
+
+
+@pytest.fixture
+def callback_agent(make_staff: Callable[..., User], callback_team: Team) -> User:
+    """A member of the callback team (回访组), who works the return-visit worklist."""
+    return make_staff(Role.CALLBACK_AGENT, teams=[callback_team], username="callback")
 
 
 @pytest.fixture

@@ -86,6 +86,63 @@ def test_names_are_indexed_for_exact_search() -> None:
     assert [f.field for f in pii_fields_of("customers.Customer")][:1] == ["name"]
 
 
+def _return_visit_with_free_text(customer: Customer, case: Case, agent: User) -> None:
+    from aftersales.callbacks.models import ReturnVisit, Survey, VisitAttempt
+    from aftersales.core import clock
+
+    now = clock.now()
+    visit = ReturnVisit.objects.create(
+        kind="follow_up",
+        reason="sample",
+        customer=customer,
+        case=case,
+        due_at=now,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    VisitAttempt.objects.create(
+        visit=visit, result="reached", at=now, by=agent, note="李伟说已修好"
+    )
+    Survey.objects.create(
+        customer=customer,
+        case=case,
+        visit=visit,
+        method="phone",
+        created_at=now,
+        comment="李伟满意",
+    )
+
+
+def _complaint_with_free_text(customer: Customer, agent: User) -> None:
+    from aftersales.complaints.models import (
+        ApprovalLevel,
+        CompensationProposal,
+        Complaint,
+        ComplaintReview,
+    )
+    from aftersales.core import clock
+
+    now = clock.now()
+    case, _ = case_open(
+        actor=agent, customer=customer, channel="phone", subject="投诉", kind="complaint"
+    )
+    complaint = Complaint.objects.create(case=case, nature="other", received_at=now, updated_at=now)
+    ComplaintReview.objects.create(
+        complaint=complaint,
+        requested_at=now,
+        findings="李伟两次未获回电",
+        recommendation="向李伟致歉",
+    )
+    CompensationProposal.objects.create(
+        complaint=complaint,
+        total=0,
+        reason="李伟要求退款",
+        proposed_by=agent,
+        proposed_at=now,
+        required_level=ApprovalLevel.objects.get(rank=1),
+    )
+
+
 @pytest.mark.django_db
 def test_registered_encrypted_fields_hold_ciphertext_in_the_database(agent: User) -> None:
     customer = customer_create(
@@ -100,6 +157,8 @@ def test_registered_encrypted_fields_hold_ciphertext_in_the_database(agent: User
     )
     case_contact_log(actor=agent, case=case, channel="phone", direction="out", body="已回电李伟")
     Case.objects.filter(pk=case.pk).update(solution_notes="李伟的冰箱已修好")
+    _return_visit_with_free_text(customer, case, agent)
+    _complaint_with_free_text(customer, agent)
     for entry in PII_FIELDS:
         if not entry.encrypted:
             continue

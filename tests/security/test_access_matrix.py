@@ -74,6 +74,18 @@ def _privacy(suffix: str) -> Build:
     return lambda w: f"/privacy/customers/{w.customer.pk}{suffix}"
 
 
+def _visit(suffix: str = "") -> Build:
+    return lambda w: f"/callbacks/{w.visit.pk}{suffix}"
+
+
+def _complaint(suffix: str = "") -> Build:
+    return lambda w: f"/complaints/{w.complaint.case.number}{suffix}"
+
+
+def _complaint_write(suffix: str, perm: str, body: Any = None) -> Endpoint:
+    return Endpoint(_complaint(suffix), obj="case", perm=perm, body=lambda w: body or {})
+
+
 NOTE = {"body": "MARKER-note"}
 
 # "METHOD /api/v1/path" as in the OpenAPI document -> its declaration.
@@ -308,6 +320,118 @@ API: dict[str, Endpoint] = {
         perm="privacy.erase_subject",
         body=lambda w: {"reason": "subject_request"},
     ),
+    # return visits (a visit is seen with its case)
+    "GET /api/v1/callbacks": Endpoint(
+        lambda w: "/callbacks", perm="callbacks.view_returnvisit", shows=("case",)
+    ),
+    "GET /api/v1/callbacks/report": Endpoint(
+        lambda w: "/callbacks/report", perm="callbacks.view_callback_report"
+    ),
+    "GET /api/v1/callbacks/{visit_id}": Endpoint(
+        _visit(), obj="case", perm="callbacks.view_returnvisit", shows=("case",)
+    ),
+    "GET /api/v1/callbacks/{visit_id}/suggestions": Endpoint(
+        _visit("/suggestions"), obj="case", perm="callbacks.view_returnvisit"
+    ),
+    "POST /api/v1/callbacks/{visit_id}/attempts": Endpoint(
+        _visit("/attempts"),
+        obj="case",
+        perm="callbacks.work_return_visit",
+        body=lambda w: {"result": "no_answer"},
+    ),
+    "POST /api/v1/callbacks/{visit_id}/survey": Endpoint(
+        _visit("/survey"),
+        obj="case",
+        perm="callbacks.work_return_visit",
+        body=lambda w: {"csat": 5},
+    ),
+    "POST /api/v1/callbacks/{visit_id}/survey-link": Endpoint(
+        _visit("/survey-link"), obj="case", perm="callbacks.work_return_visit"
+    ),
+    "POST /api/v1/callbacks/{visit_id}/recommendations": Endpoint(
+        _visit("/recommendations"),
+        obj="case",
+        perm="callbacks.work_return_visit",
+        body=lambda w: {"kind": "maintenance_tip"},
+    ),
+    "POST /api/v1/callbacks/{visit_id}/recommendations/{recommendation_id}/decide": Endpoint(
+        _visit("/recommendations/999999/decide"),
+        obj="case",
+        perm="callbacks.work_return_visit",
+        body=lambda w: {"outcome": "accepted"},
+    ),
+    "POST /api/v1/callbacks/{visit_id}/complete": Endpoint(
+        _visit("/complete"),
+        obj="case",
+        perm="callbacks.work_return_visit",
+        body=lambda w: {"solved": True},
+    ),
+    # the customer's survey answer: the link's token is the credential
+    "POST /api/v1/surveys/answer": Endpoint(lambda w: "/surveys/answer", public=True),
+    # complaints (a complaint is seen with its case; the review group sees those in review)
+    "GET /api/v1/complaints": Endpoint(lambda w: "/complaints", perm="complaints.view_complaint"),
+    "POST /api/v1/complaints": Endpoint(
+        lambda w: "/complaints",
+        perm="cases.add_case",
+        body=lambda w: {
+            "customer_id": w.customer.pk,
+            "channel": "phone",
+            "subject": "新投诉",
+            "nature": "other",
+        },
+        ok=201,
+    ),
+    "GET /api/v1/complaints/reviews": Endpoint(
+        lambda w: "/complaints/reviews", perm="complaints.review_complaint"
+    ),
+    "GET /api/v1/complaints/approvals": Endpoint(
+        lambda w: "/complaints/approvals", perm="complaints.approve_compensation"
+    ),
+    "GET /api/v1/complaints/{number}": Endpoint(
+        _complaint(), obj="case", perm="complaints.view_complaint", shows=("customer",)
+    ),
+    "POST /api/v1/complaints/{number}/evaluate": _complaint_write(
+        "/evaluate", "complaints.handle_complaint", {"nature": "other", "severity": "minor"}
+    ),
+    "POST /api/v1/complaints/{number}/handle": _complaint_write(
+        "/handle", "complaints.handle_complaint"
+    ),
+    "POST /api/v1/complaints/{number}/answer": _complaint_write(
+        "/answer", "complaints.handle_complaint"
+    ),
+    "POST /api/v1/complaints/{number}/root-cause": _complaint_write(
+        "/root-cause",
+        "complaints.handle_complaint",
+        {"root_cause": "other", "communication_error": False},
+    ),
+    "POST /api/v1/complaints/{number}/close": _complaint_write(
+        "/close", "complaints.handle_complaint"
+    ),
+    "POST /api/v1/complaints/{number}/reopen": _complaint_write(
+        "/reopen", "complaints.handle_complaint", {"reason": "x"}
+    ),
+    "POST /api/v1/complaints/{number}/proposals": _complaint_write(
+        "/proposals",
+        "complaints.propose_compensation",
+        {"lines": [{"kind": "voucher", "amount": "10"}]},
+    ),
+    "POST /api/v1/complaints/{number}/proposals/{proposal_id}/decide": _complaint_write(
+        "/proposals/999999/decide", "complaints.approve_compensation", {"decision": "approve"}
+    ),
+    "POST /api/v1/complaints/{number}/proposals/{proposal_id}/withdraw": _complaint_write(
+        "/proposals/999999/withdraw", "complaints.propose_compensation"
+    ),
+    "POST /api/v1/complaints/{number}/actions/{action_id}/complete": _complaint_write(
+        "/actions/999999/complete", "complaints.handle_complaint", {"reference": "x"}
+    ),
+    "POST /api/v1/complaints/{number}/reviews/{review_id}/claim": _complaint_write(
+        "/reviews/999999/claim", "complaints.review_complaint"
+    ),
+    "POST /api/v1/complaints/{number}/reviews/{review_id}/complete": _complaint_write(
+        "/reviews/999999/complete",
+        "complaints.review_complaint",
+        {"findings": "x", "responsibility": "service"},
+    ),
 }
 
 # URL name -> its declaration; page paths are absolute.
@@ -418,6 +542,50 @@ PAGES: dict[str, Endpoint] = {
         obj="customer",
         perm="privacy.erase_subject",
         shows=("customer_number",),
+    ),
+    "web:visit_worklist": Endpoint(
+        lambda w: "/callbacks/", perm="callbacks.view_returnvisit", shows=("case",)
+    ),
+    "web:callback_report": Endpoint(
+        lambda w: "/callbacks/report/", perm="callbacks.view_callback_report"
+    ),
+    "web:visit_detail": Endpoint(
+        lambda w: f"/callbacks/{w.visit.pk}/",
+        obj="case",
+        perm="callbacks.view_returnvisit",
+        shows=("case",),
+    ),
+    "web:visit_action": Endpoint(
+        lambda w: f"/callbacks/{w.visit.pk}/attempt/",
+        obj="case",
+        perm="callbacks.work_return_visit",
+        body=lambda w: {"result": "no_answer"},
+    ),
+    # The customers' survey page (no sign-in; tests/callbacks/test_portal.py).
+    "survey": Endpoint(lambda w: "/survey/not-a-token/", public=True),
+    "web:complaint_list": Endpoint(lambda w: "/complaints/", perm="complaints.view_complaint"),
+    "web:complaint_new": Endpoint(
+        lambda w: f"/complaints/new/?customer={w.customer.pk}",
+        perm="cases.add_case",
+        shows=("customer",),
+    ),
+    "web:complaint_reviews": Endpoint(
+        lambda w: "/complaints/reviews/", perm="complaints.review_complaint"
+    ),
+    "web:complaint_approvals": Endpoint(
+        lambda w: "/complaints/approvals/", perm="complaints.approve_compensation"
+    ),
+    "web:complaint_report": Endpoint(
+        lambda w: "/complaints/report/", perm="complaints.view_complaint_report"
+    ),
+    "web:complaint_detail": Endpoint(
+        _complaint("/"), obj="case", perm="complaints.view_complaint", shows=("customer",)
+    ),
+    "web:complaint_action": Endpoint(
+        _complaint("/evaluate/"),
+        obj="case",
+        perm="complaints.handle_complaint",
+        body=lambda w: {"nature": "other", "severity": "minor"},
     ),
 }
 

@@ -23,6 +23,10 @@ COLUMNS = [
     "privacy.erase_subject",
     "accounts.change_user",
     "integrations.add_webhook",
+    "complaints.handle_complaint",
+    "complaints.review_complaint",
+    "complaints.approve_compensation",
+    "callbacks.work_return_visit",
 ]
 
 

@@ -228,9 +228,18 @@ def test_every_json_body_of_the_api_refuses_unknown_fields() -> None:
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" not in content:
                 continue
-            ref = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+            body = content["application/json"]["schema"]
+            # An optional body is `anyOf: [{$ref}, {type: null}]`.
+            refs = (
+                [body["$ref"]]
+                if "$ref" in body
+                else [s["$ref"] for s in body["anyOf"] if "$ref" in s]
+            )
+            assert refs, f"{method} {path}"
             checked.append(f"{method.upper()} {path}")
-            assert components[ref].get("additionalProperties") is False, f"{method} {path}"
+            for ref in refs:
+                name = ref.rsplit("/", 1)[-1]
+                assert components[name].get("additionalProperties") is False, f"{method} {path}"
     assert len(checked) >= 20  # the JSON writes of every router
 
 

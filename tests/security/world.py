@@ -13,9 +13,11 @@ from decimal import Decimal
 from aftersales.accounts.models import Absence, Team, User
 from aftersales.accounts.roles import ROLE_PERMISSIONS, ROLE_SCOPES, Role, Scope
 from aftersales.accounts.services import staff_create, team_create
+from aftersales.callbacks.models import ReturnVisit
 from aftersales.cases.models import Case
 from aftersales.catalog import services as catalog_services
 from aftersales.catalog.models import ProductModel, Unit, UnitImport
+from aftersales.complaints.models import Complaint
 from aftersales.core import clock
 from aftersales.customers.models import Customer
 from aftersales.customers.services import customer_create
@@ -45,6 +47,8 @@ class World:
     case: Case
     absence: Absence
     model: ProductModel
+    visit: ReturnVisit  # a return visit of the foreign case, due now
+    complaint: Complaint  # the foreign customer's complaint (its own case, same subject marker)
     _batch: UnitImport | None = None
     _attachment: int | None = None
 
@@ -172,6 +176,22 @@ def build_world(role: Role) -> World:
         note=FOREIGN_ABSENCE_NOTE,
         created_at=now,
     )
+    visit = ReturnVisit.objects.create(
+        kind=ReturnVisit.Kind.FOLLOW_UP,
+        reason="sample",
+        customer=customer,
+        case=case,
+        due_at=now,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    complaint_case = factories.case(
+        customer, team=foreign_team, assignee=foreign_agent, subject=FOREIGN_SUBJECT
+    )
+    Case.objects.filter(pk=complaint_case.pk).update(kind="complaint")
+    complaint = Complaint.objects.create(
+        case=complaint_case, nature="slow_response", received_at=now, updated_at=now
+    )
     return World(
         role=role,
         user=user,
@@ -185,4 +205,6 @@ def build_world(role: Role) -> World:
         case=case,
         absence=absence,
         model=model,
+        visit=visit,
+        complaint=complaint,
     )

@@ -67,9 +67,10 @@ def mfa_required(get_response: Handler) -> Handler:
 
     A signed-in session that has not completed MFA is sent to the MFA page (pages; HTMX requests
     get `HX-Redirect`) or answered 401 `mfa_required` (API). Only sign-in and sign-out, the MFA
-    page itself, password reset, the language switch, static files and the token endpoint (which
-    asks for a code itself) stay open. A request with a bearer token is no session request: the
-    session's user is set aside so the API authenticates it by its token alone.
+    page itself, password reset, the language switch, static files, the token endpoint (which
+    asks for a code itself) and the customers' survey page (no account involved) stay open. A
+    request with a bearer token is no session request: the session's user is set aside so the
+    API authenticates it by its token alone.
     """
     from django.conf import settings
     from django.contrib.auth.models import AnonymousUser
@@ -85,6 +86,9 @@ def mfa_required(get_response: Handler) -> Handler:
         "/" + (settings.STATIC_URL or "static/").lstrip("/"),
         "/account/password-reset/",
         "/password-reset/",
+        # The customers' survey page and its API (callbacks): public, they use no account.
+        "/survey/",
+        "/api/v1/surveys/",
     )
 
     def open_paths() -> set[str]:

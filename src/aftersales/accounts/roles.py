@@ -191,6 +191,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "complaints.view_complaint",
         *_VISITS_WORK,
         "callbacks.view_callback_report",
+        # Asked on the call: may we survey you, may we tell you about offers?
+        "privacy.add_consent",
     ],
     # The independent review group: reads what a review needs, decides nothing about money.
     Role.COMPLAINT_REVIEWER: [

@@ -92,6 +92,16 @@ class CallbackSettings(models.Model):
         return str(_("Callback settings"))
 
 
+# Why a visit was made: the reason codes of the default rules and care calls. A rule may use
+# its own code, shown as it is.
+VISIT_REASONS = {
+    "vip": _("VIP customer"),
+    "complaint": _("Complaint"),
+    "sample": _("Sample"),
+    "care": _("Care call"),
+}
+
+
 class ReturnVisit(models.Model):
     """One return visit (回访): after a resolved case, or a periodic care call to a VIP."""
 
@@ -176,6 +186,10 @@ class ReturnVisit(models.Model):
 
     def __str__(self) -> str:
         return f"visit {self.pk} ({self.kind}, {self.status})"
+
+    @property
+    def reason_label(self) -> str:
+        return str(VISIT_REASONS.get(self.reason, self.reason))
 
 
 class VisitAttempt(models.Model):

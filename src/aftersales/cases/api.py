@@ -16,7 +16,7 @@ from aftersales.catalog.models import ProductLine
 from aftersales.catalog.selectors import unit_queryset_for
 from aftersales.core.audit import personal_data_viewed
 from aftersales.core.errors import ApplicationError
-from aftersales.core.schemas import Offset, RecordId, StrictIn
+from aftersales.core.schemas import Offset, RecordId, StrictIn, idempotency_key
 from aftersales.customers.models import Channel
 from aftersales.customers.selectors import customer_queryset_for
 from aftersales.sla.selectors import case_clocks
@@ -383,14 +383,7 @@ def case_create(request: HttpRequest, payload: CaseIn) -> Any:
     user = _user(request)
     if not user.has_perm("cases.add_case"):
         raise PermissionDenied("Your role does not open cases.")
-    key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and (len(key) > 80 or not key.isprintable()):
-        raise ApplicationError(
-            "invalid_idempotency_key",
-            "Idempotency-Key is 1 to 80 printable characters.",
-            details={"Idempotency-Key": "too long" if len(key) > 80 else "not printable"},
-            status=422,
-        )
+    key = idempotency_key(request)
     customer = customer_queryset_for(user).filter(pk=payload.customer_id).first()
     if customer is None:
         raise ApplicationError(

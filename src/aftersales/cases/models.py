@@ -237,12 +237,11 @@ class CaseEvent(models.Model):
         ESCALATED = "escalated", _("Escalated")
         FEEDBACK = "feedback", _("Marked as useful feedback")
         ATTACHMENT = "attachment", _("Attachment")
-
-    COMPLAINT = "complaint", _("Complaint")
-    REVIEW = "review", _("Complaint review")
-    COMPENSATION = "compensation", _("Compensation")
-    RETURN_VISIT = "return_visit", _("Return visit")
-    SURVEY = "survey", _("Survey")
+        COMPLAINT = "complaint", _("Complaint")
+        REVIEW = "review", _("Complaint review")
+        COMPENSATION = "compensation", _("Compensation")
+        RETURN_VISIT = "return_visit", _("Return visit")
+        SURVEY = "survey", _("Survey")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")

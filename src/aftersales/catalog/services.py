@@ -404,6 +404,37 @@ def unit_assign_customer(*, actor: User, unit: Unit, customer: Customer) -> Unit
     return unit
 
 
+@transaction.atomic
+def unit_warranty_extend(*, actor: User, unit: Unit, months: int, reason: str) -> Unit:
+    """Extend both warranties of a unit by `months` (e.g. granted as complaint compensation).
+
+    `invalid_warranty_months` (400) unless 1 to 60 months and the total stays within the
+    maximum; the audit row keeps before, after and the reason.
+    """
+    require_perm(actor, "catalog.change_unit")
+    reason = reason.strip()[:200]
+    unit = Unit.objects.select_for_update().get(pk=unit.pk)
+    before = unit.warranty_extension_months
+    if not 1 <= months <= 60 or before + months > MAX_WARRANTY_MONTHS:
+        raise ApplicationError(
+            "invalid_warranty_months",
+            _("A warranty is extended by 1 to 60 months, up to %(max)d in all.")
+            % {"max": MAX_WARRANTY_MONTHS},
+            details={"months": months, "extended": before},
+        )
+    unit.warranty_extension_months = before + months
+    unit.save(update_fields=["warranty_extension_months"])
+    audit_record(
+        actor=actor,
+        action="unit.warranty_extended",
+        entity="unit",
+        entity_id=unit.pk,
+        customer_id=unit.customer_id,
+        data={"before": before, "after": unit.warranty_extension_months, "reason": reason},
+    )
+    return unit
+
+
 # --- CSV import of sales records -----------------------------------------------------------------
 
 # {column: reason}, each reason as built by `reasons.reason` (code, message, message_id, params).

@@ -16,5 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("aftersales.accounts.urls")),
     path("account/", include("aftersales.accounts.account_urls")),
+    # The customers' survey page (no sign-in).
+    path("", include("aftersales.callbacks.portal_urls")),
     path("", include("aftersales.web.urls")),
 ]

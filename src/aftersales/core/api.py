@@ -178,8 +178,11 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from aftersales.accounts.api import router as accounts_router
+    from aftersales.callbacks.api import public_router as surveys_router
+    from aftersales.callbacks.api import router as callbacks_router
     from aftersales.cases.api import router as cases_router
     from aftersales.catalog.api import router as catalog_router
+    from aftersales.complaints.api import router as complaints_router
     from aftersales.core.audit_api import router as audit_router
     from aftersales.customers.api import router as customers_router
     from aftersales.privacy.api import router as privacy_router
@@ -189,9 +192,12 @@ def _register_routers() -> None:
     api.add_router("/customers", customers_router)
     api.add_router("/catalog", catalog_router)
     api.add_router("/cases", cases_router)
+    api.add_router("/complaints", complaints_router)
     api.add_router("/sla", sla_router)
     api.add_router("/audit", audit_router)
     api.add_router("/privacy", privacy_router)
+    api.add_router("/callbacks", callbacks_router)
+    api.add_router("/surveys", surveys_router)
 
 
 _register_routers()

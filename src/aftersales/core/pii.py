@@ -68,6 +68,34 @@ PII_FIELDS: tuple[PiiField, ...] = (
         "case__customer",
         encrypted=False,
     ),
+    # Return visits: what the agent noted on a call, and the customer's own survey comment.
+    PiiField(
+        "callbacks.VisitAttempt", "note", PiiKind.FREE_TEXT, Erasure.REPLACE, "visit__customer"
+    ),
+    PiiField("callbacks.Survey", "comment", PiiKind.FREE_TEXT, Erasure.REPLACE, "customer"),
+    # Complaints: the review group's findings and recommendation and the reason given for a
+    # compensation describe what happened to the customer; the records themselves are kept.
+    PiiField(
+        "complaints.ComplaintReview",
+        "findings",
+        PiiKind.FREE_TEXT,
+        Erasure.REPLACE,
+        "complaint__case__customer",
+    ),
+    PiiField(
+        "complaints.ComplaintReview",
+        "recommendation",
+        PiiKind.FREE_TEXT,
+        Erasure.REPLACE,
+        "complaint__case__customer",
+    ),
+    PiiField(
+        "complaints.CompensationProposal",
+        "reason",
+        PiiKind.FREE_TEXT,
+        Erasure.REPLACE,
+        "complaint__case__customer",
+    ),
 )
 
 

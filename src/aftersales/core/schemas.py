@@ -2,9 +2,12 @@
 
 from typing import Annotated, Any
 
+from django.http import HttpRequest
 from ninja import Schema
 from ninja.pagination import LimitOffsetPagination
 from pydantic import ConfigDict, Field
+
+from aftersales.core.errors import ApplicationError
 
 # Ids and row offsets are signed 64-bit integers in the database: a larger number can match no
 # row, and SQLite and PostgreSQL refuse to compare a column with it, so it is refused as input.
@@ -34,3 +37,17 @@ class PageOf100(LimitOffsetPagination):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_limit=100, **kwargs)
+
+
+def idempotency_key(request: HttpRequest) -> str | None:
+    """The request's `Idempotency-Key` header (1 to 80 printable characters), or None; 422
+    `invalid_idempotency_key` for anything else."""
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and (len(key) > 80 or not key.isprintable()):
+        raise ApplicationError(
+            "invalid_idempotency_key",
+            "Idempotency-Key is 1 to 80 printable characters.",
+            details={"Idempotency-Key": "too long" if len(key) > 80 else "not printable"},
+            status=422,
+        )
+    return key

@@ -41,4 +41,13 @@ def render(code: str, params: dict[str, Any]) -> str:
             "due": _when(params.get("due_at")),
             "rule": params.get("rule", ""),
         }
+    if code == "compensation_approval_needed":
+        return _(
+            "Complaint %(case)s: a compensation of ¥%(total)s waits for your approval "
+            "(level “%(level)s”)."
+        ) % {
+            "case": params.get("case", ""),
+            "total": params.get("total", ""),
+            "level": params.get("level", ""),
+        }
     return code

@@ -104,6 +104,38 @@ def consent_record(
     does not silently change channels nobody spoke about.
     """
     require_perm(actor, "customers.change_customer", system_allowed=True)
+    return _consent_write(
+        actor=actor, customer=customer, purpose=purpose, granted=granted, source=source, note=note
+    )
+
+
+@transaction.atomic
+def consent_record_on_call(
+    *, actor: User, customer: Customer, purpose: str, note: str = ""
+) -> Consent:
+    """Record the consent a customer gave on a call that asked for it (e.g. a return visit
+    asking "may we survey you?"): granted, by phone, by the agent on the call. The callback
+    team may record this without the right to change the customer file."""
+    require_perm(actor, "privacy.add_consent")
+    return _consent_write(
+        actor=actor,
+        customer=customer,
+        purpose=purpose,
+        granted=True,
+        source=ConsentSource.PHONE,
+        note=note,
+    )
+
+
+def _consent_write(
+    *,
+    actor: User | None,
+    customer: Customer,
+    purpose: str,
+    granted: bool,
+    source: str,
+    note: str,
+) -> Consent:
     _check_choice("purpose", purpose, Purpose.values)
     _check_choice("source", source, ConsentSource.values)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)

@@ -18,6 +18,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("web:caller_lookup", "call"))
     if user.has_perm("cases.view_case"):
         items.append(("web:case_queue", "cases"))
+    if user.has_perm("complaints.view_complaint"):
+        items.append(("web:complaint_list", "complaints"))
+    if user.has_perm("complaints.review_complaint"):
+        items.append(("web:complaint_reviews", "complaint_reviews"))
+    if user.has_perm("callbacks.view_returnvisit"):
+        items.append(("web:visit_worklist", "callbacks"))
     if user.has_perm("customers.view_customer"):
         items.append(("web:customer_search", "customers"))
     if user.has_perm("catalog.view_unit"):

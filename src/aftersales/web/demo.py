@@ -7,6 +7,18 @@ At the default scale everything is written through the real services, at realist
 contacted, resolved, called back, closed, reopened or cancelled by `cases.services`, so every
 figure shown later comes from a genuine event stream.
 
+Resolving a case schedules its return visit (回访) by the default callback rules (every VIP
+case and complaint, a fifth of the rest); the callback team then records the attempts, the phone
+survey (satisfaction as PRODUCT.md reports it: 4.7 / 4.5 / 4.4 of 5 by tier), sometimes a
+recommendation, and the visit's outcome with `callbacks.services`, which closes the case, or
+reopens it for the rare unsatisfied customer. Cases resolved in the last days keep their visit
+due, so the callback worklist has work. VIP care calls go out when the two months begin.
+About 60 complaints (usage 45% / attitude 30% / slow response 25%, 15% traced to internal
+communication) are raised, evaluated, reviewed where the policy asks, compensated along the
+approval chain, answered with the letter and closed by `complaints.services`; the newest are
+left open in each state, one of them the VIP company's slow-response complaint waiting for the
+manager's approval (see `demo_tour`).
+
 The figures are the department's own (PRODUCT.md §3): 826 cases in two months, hardware 43% /
 software 37% / service attitude 20%, high-value (VIP) customers 28% of customers and 62% of the
 cases. Counts are exact, not sampled. A customer's `tier` in a specification is their profile
@@ -60,6 +72,10 @@ from aftersales.accounts.mfa import mfa_device_install, mfa_is_enrolled, totp_se
 from aftersales.accounts.models import Team, User
 from aftersales.accounts.roles import ROLE_LABELS, ROLE_SCOPES, Role
 from aftersales.accounts.services import roles_sync, staff_create, team_create
+from aftersales.callbacks import selectors as callback_selectors
+from aftersales.callbacks import services as callback_services
+from aftersales.callbacks.defaults import callbacks_defaults_ensure
+from aftersales.callbacks.models import ReturnVisit, Survey
 from aftersales.cases import services as case_services
 from aftersales.cases.models import (
     OPEN_STATUSES,
@@ -74,6 +90,16 @@ from aftersales.cases.models import (
 from aftersales.cases.workflow import priority_for
 from aftersales.catalog import services as catalog_services
 from aftersales.catalog.models import ProductLine, ProductModel, Unit, add_months
+from aftersales.complaints import services as complaint_services
+from aftersales.complaints.models import (
+    CompensationAction,
+    CompensationProposal,
+    Complaint,
+    ComplaintNature,
+    ComplaintReview,
+    RootCause,
+    Severity,
+)
 from aftersales.core import clock
 from aftersales.core.crypto import blind_index
 from aftersales.core.errors import ApplicationError
@@ -138,6 +164,7 @@ TEAMS: tuple[TeamSpec, ...] = (
     TeamSpec("tech", "技术支持组", Team.Kind.TECH_SUPPORT),
     TeamSpec("callback", "回访组", Team.Kind.CALLBACK),
     TeamSpec("complaints", "投诉处理组", Team.Kind.COMPLAINTS),
+    TeamSpec("review", "投诉审查组", Team.Kind.REVIEW),
     TeamSpec("field-south", "华南上门服务组", Team.Kind.FIELD, "华南"),
     TeamSpec("field-north", "华北上门服务组", Team.Kind.FIELD, "华北"),
     TeamSpec("field-east", "华东上门服务组", Team.Kind.FIELD, "华东"),
@@ -225,8 +252,8 @@ STAFF: tuple[StaffSpec, ...] = (
         "reviewer",
         "郑洁",
         Role.COMPLAINT_REVIEWER,
-        teams=("complaints",),
-        sees="Complaints desk cases, read-only (independent review)",
+        teams=("review",),
+        sees="Complaint review group (投诉审查组): reviews complex complaints, read-only",
         demo=True,
     ),
     StaffSpec(
@@ -306,6 +333,8 @@ STAFF: tuple[StaffSpec, ...] = (
     StaffSpec("cp.yaoqian", "姚倩", Role.SENIOR_AGENT, teams=("complaints",)),
     StaffSpec("cp.xiefang", "谢芳", Role.SUPERVISOR, leads=("complaints",)),
     StaffSpec("wh.dujun", "杜军", Role.WAREHOUSE, teams=("warehouse",)),
+    # A reviewer who also sits on the VIP desk: refused a review of a complaint about that desk.
+    StaffSpec("rv.hanmei", "韩梅", Role.COMPLAINT_REVIEWER, teams=("review", "vip")),
 )
 
 # --------------------------------------------------------------------------------------------
@@ -727,6 +756,29 @@ CANCEL_REASONS = ("客户表示问题已自行解决", "重复提交的工单，
                   "客户三次回电均未接通，按流程撤单", "客户撤回申请")
 ESCALATION_NOTES = ("已督办，要求今日内给客户回复。", "VIP客户，请优先处理。",
                     "客户第二次来电，请加快进度。")
+# Return visits (回访) and surveys. The satisfaction figures are the department's (PRODUCT.md):
+# CSAT averages 4.7 (VIP), 4.5 (regular) and 4.4 (low value) of 5, and 80% of VIP and 60% of
+# regular customers would buy again. Answers are drawn by the customer's profile; the reports
+# group them by the computed tier, which mixes profiles (a regular buyer with many cases turns
+# VIP), so the profiles' mixes are spread a little wider than the figures they produce. A score
+# at or below the callback settings' default threshold reopens the case.
+UNSATISFIED_CSAT = 2
+CSAT_MIX: dict[str, dict[int, float]] = {
+    Tier.VIP: {5: 81, 4: 15, 3: 2.5, 2: 1, 1: 0.5},
+    Tier.REGULAR: {5: 52, 4: 32, 3: 10, 2: 4, 1: 2},
+    Tier.LOW: {5: 55, 4: 30, 3: 10, 2: 3.5, 1: 1.5},
+}
+REPURCHASE_YES: dict[str, float] = {Tier.VIP: 0.85, Tier.REGULAR: 0.60, Tier.LOW: 0.50}
+RECOMMENDATION_OUTCOMES = {"accepted": 25, "interested": 20, "declined": 40, "offered": 15}
+SURVEY_COMMENTS: dict[str, tuple[str, ...]] = {
+    "high": ("师傅很专业，处理很及时", "客服态度很好，解释清楚", "问题解决了，谢谢",
+             "响应速度快，满意", "上门准时，现场也清理干净了"),
+    "mid": ("问题解决了，但等待时间有点长", "希望下次能一次修好", "电话打了好几次才联系上"),
+    "low": ("问题还是没有解决", "等了很久也没人处理", "对处理结果不满意"),
+}
+UNSOLVED_REASONS = ("回访时客户表示问题仍未解决", "客户反馈故障再次出现，要求重新处理")
+ATTEMPT_NOTES = {"no_answer": "电话无人接听", "reached": ""}
+CARE_CALLS_LATER = 4  # VIP care calls the customer asked to take later today
 # fmt: on
 
 # --------------------------------------------------------------------------------------------
@@ -1655,10 +1707,29 @@ class CasePlanner:
             )
         if fixed.get("stop_after") == "resolve":
             return self._finish(customer, unit, steps, fixed)
-        # Return visit (回访) by the callback team, then closing.
-        closed = self._callback_and_close(t, add, customer)
-        if closed is not None and rng.random() < 0.045:
-            t = closed
+        # Return visit (回访) by the callback team, then closing; an unsatisfied customer
+        # (a low score) has the case reopened and worked again.
+        t, outcome = self.callback(t, add, customer)
+        if outcome == "reopened":
+            t = add(
+                self._after(t, 10, 180),
+                "contact",
+                handler,
+                direction="out",
+                channel=Channel.PHONE,
+                body="回访反馈问题未解决，已重新联系客户，约定再次处理。",
+            )
+            kind, notes = self._solution(nature=nature, route=route, unit=unit, opened=opened)
+            t = add(
+                self._after(t, 240, 1440 * 3),
+                "transition",
+                handler,
+                action="resolve",
+                solution_type=kind,
+                solution_notes=notes,
+            )
+            t, outcome = self.callback(t, add, customer, unhappy=False)
+        if outcome == "closed" and rng.random() < 0.045:
             t = add(
                 self._after(t, 1440, 1440 * 10),
                 "transition",
@@ -1683,39 +1754,62 @@ class CasePlanner:
                 solution_type=kind,
                 solution_notes=notes,
             )
-            self._callback_and_close(t, add, customer)
+            self.callback(t, add, customer, unhappy=False)
         return self._finish(customer, unit, steps, fixed)
 
-    def _callback_and_close(
-        self, t: dt.datetime, add: Callable[..., dt.datetime], customer: CustomerRef
-    ) -> dt.datetime | None:
+    def callback(
+        self,
+        t: dt.datetime,
+        add: Callable[..., dt.datetime],
+        customer: CustomerRef,
+        *,
+        unhappy: bool = True,
+    ) -> tuple[dt.datetime, str]:
+        """Plan the return visit (回访) after a resolution at `t`: one "callback" step.
+
+        The step holds the call attempts, the survey answers and maybe a recommendation; it is
+        replayed through the return-visit services where the rules scheduled a visit, else as
+        the contacts and the closing they stand for (`callback_substeps`). Returns the step's
+        last moment and its outcome: "closed", "reopened" (a score of 2 or less, only when
+        `unhappy`) or "unreachable" (nobody answered three calls; the case stays resolved).
+        """
         rng = self.rng
-        if rng.random() > 0.96:
-            return None
         agent = self.staff.pick(rng, "callback", (Role.CALLBACK_AGENT,))
-        t = self._after(t, 720, 1440 * 4)
+        # The default rules make visits due a day after the resolution for VIP customers (and
+        # complaints), two days for the sample of the rest; the team calls once they are due.
+        if customer.tier == Tier.VIP:
+            t = self._after(t, 1440, 1440 * 3)
+        else:
+            t = self._after(t, 2880, 1440 * 4)
+        if rng.random() > 0.96:
+            attempts = [(t, "no_answer")]
+            for _ in range(2):
+                t = self._after(t, 300, 1500)
+                attempts.append((t, "no_answer"))
+            add(t, "callback", agent, attempts=attempts, outcome="unreachable")
+            return t, "unreachable"
+        attempts = []
         if rng.random() < 0.1:
-            t = add(
-                t,
-                "contact",
-                agent,
-                direction="out",
-                channel=Channel.PHONE,
-                body="回访未接通，次日再次回访。",
-            )
+            attempts.append((t, "no_answer"))
             t = self._after(t, 1440, 1500)
-        score = rng.choices(
-            (5, 4, 3, 2), weights=(70, 20, 7, 3) if customer.tier == Tier.VIP else (55, 28, 12, 5)
-        )[0]
-        t = add(
-            t,
-            "contact",
+        attempts.append((t, "reached"))
+        answers = survey_answers(rng, customer.tier, unhappy=unhappy)
+        outcome = "reopened" if answers["csat"] <= UNSATISFIED_CSAT else "closed"
+        recommend = None
+        if outcome == "closed" and rng.random() < 0.3:
+            recommend = _pick(rng, RECOMMENDATION_OUTCOMES)
+        end = self._after(t, 3, 12)
+        add(
+            end,
+            "callback",
             agent,
-            direction="out",
-            channel=Channel.PHONE,
-            body=f"回访：客户确认问题已解决，满意度{score}分。",
+            attempts=attempts,
+            outcome=outcome,
+            answers=answers,
+            recommend=recommend,
+            reason=rng.choice(UNSOLVED_REASONS) if outcome == "reopened" else "",
         )
-        return add(self._after(t, 1, 10), "transition", agent, action="close", reason="")
+        return end, outcome
 
     def _finish(
         self, customer: CustomerRef, unit: UnitRef | None, steps: list[Step], fixed: dict[str, Any]
@@ -1795,6 +1889,65 @@ class CasePlanner:
     @staticmethod
     def _team_name(code: str) -> str:
         return next(t.name for t in TEAMS if t.code == code)
+
+
+def survey_answers(rng: random.Random, tier: str, *, unhappy: bool = True) -> dict[str, Any]:
+    """A phone survey's answers from a customer of `tier` (`CSAT_MIX`, `REPURCHASE_YES`);
+    never unsatisfied (a score of 2 or less) unless `unhappy`."""
+    mix = CSAT_MIX[tier]
+    if not unhappy:
+        mix = {k: w for k, w in mix.items() if k > UNSATISFIED_CSAT}
+    csat = _pick(rng, mix)
+    if csat == 5:
+        nps = rng.choices((7, 8, 9, 10), weights=(3, 10, 30, 57))[0]
+    elif csat == 4:
+        nps = rng.randint(6, 9)
+    elif csat == 3:
+        nps = rng.randint(4, 7)
+    else:
+        nps = rng.randint(0, 4)
+    # Only satisfied customers would buy again: scaled so the tier's share comes out right.
+    high = sum(w for k, w in CSAT_MIX[tier].items() if k >= 4) / sum(CSAT_MIX[tier].values())
+    if csat >= 4 and rng.random() < REPURCHASE_YES[tier] / high:
+        repurchase = "yes"
+    else:
+        repurchase = "maybe" if rng.random() < (0.7 if csat >= 3 else 0.3) else "no"
+    effective = rng.random() < {5: 0.96, 4: 0.9, 3: 0.6}.get(csat, 0.2)
+    attitude = max(2, min(5, csat + rng.choice((0, 0, 0, 1) if csat < 5 else (0, 0, 0, -1))))
+    comment = ""
+    if rng.random() < 0.35:
+        band = "high" if csat >= 4 else "mid" if csat == 3 else "low"
+        comment = rng.choice(SURVEY_COMMENTS[band])
+    return {
+        "csat": csat,
+        "nps": nps,
+        "repurchase": repurchase,
+        "communication_effective": effective,
+        "attitude": attitude,
+        "comment": comment,
+    }
+
+
+def callback_substeps(step: Step) -> list[Step]:
+    """What a "callback" step is where no return visit was scheduled: the agent's calls as
+    contacts, then closing the case (or reopening it for an unsatisfied customer)."""
+    p = step.params
+    if p["outcome"] == "unreachable":
+        return []
+    csat = p["answers"]["csat"]
+    subs = []
+    for at, result in p["attempts"]:
+        if result == "no_answer":
+            body = "回访未接通，次日再次回访。"
+        elif p["outcome"] == "closed":
+            body = f"回访：客户确认问题已解决，满意度{csat}分。"
+        else:
+            body = f"回访：客户反馈问题仍未解决，满意度{csat}分。"
+        params = {"direction": "out", "channel": Channel.PHONE, "body": body}
+        subs.append(Step(at, "contact", step.actor, params))
+    action = "close" if p["outcome"] == "closed" else "reopen"
+    subs.append(Step(step.at, "transition", step.actor, {"action": action, "reason": p["reason"]}))
+    return subs
 
 
 def case_plans(
@@ -1961,6 +2114,579 @@ def _demo_company_cases(
 
 
 # --------------------------------------------------------------------------------------------
+# Complaint plans (投诉): raised, evaluated, reviewed, compensated, answered, closed
+# --------------------------------------------------------------------------------------------
+
+# "2,000+ complaints in half a year": product usage 45%, service attitude 30%, slow response 25%;
+# 15% of the errors came from poor internal communication (PRODUCT.md). The demo keeps about
+# 60 in its two months, so every page has something to show without drowning the cases.
+BASE_COMPLAINTS = 60
+COMPLAINT_SHARES: dict[str, float] = {
+    ComplaintNature.PRODUCT_USAGE: 0.45,
+    ComplaintNature.SERVICE_ATTITUDE: 0.30,
+    ComplaintNature.SLOW_RESPONSE: 0.25,
+}
+COMMUNICATION_ERROR_SHARE = 0.15
+VIP_COMPLAINT_SHARE = 0.25
+# The complaints still open at the end, newest first (the rest are closed).
+OPEN_FATES = (
+    "received",
+    "awaiting_review",
+    "in_review",
+    "answered",
+    "handling",
+    "answered",
+    "replacement_open",
+    "answered",
+    "reopened",
+)
+# How many days ago the open ones came in, by what they wait for.
+OPEN_RECEIVED_DAYS_AGO: dict[str, tuple[float, float]] = {
+    "received": (0.02, 0.04),
+    "awaiting_review": (0.8, 1.5),
+    "in_review": (1, 2),
+    "handling": (1.5, 2.5),
+    "answered": (3, 6),
+    "replacement_open": (4, 5),
+    "reopened": (8, 12),
+}
+# fmt: off
+COMPLAINT_SUBJECTS: dict[str, tuple[str, ...]] = {
+    ComplaintNature.PRODUCT_USAGE: (
+        "{product}实际功能与宣传不符", "{product}操作复杂，多次咨询仍无法正常使用",
+        "说明书不清导致{product}使用中损坏", "{product}智能功能无法按说明使用",
+    ),
+    ComplaintNature.SERVICE_ATTITUDE: (
+        "投诉客服态度恶劣、多次推诿", "投诉上门师傅态度差、服务不规范",
+        "投诉网点人员拒绝受理且态度生硬", "投诉客服承诺回电却无人跟进",
+    ),
+    ComplaintNature.SLOW_RESPONSE: (
+        "报修多日仍无人上门", "{product}维修进度缓慢，多次催促无果",
+        "等待配件时间过长，无人告知进度", "承诺的处理时限已过仍无结果",
+    ),
+}
+COMPLAINT_DETAILS: dict[str, tuple[str, ...]] = {
+    ComplaintNature.PRODUCT_USAGE: (
+        "客户按说明书操作仍无法使用，认为产品宣传误导，要求给说法。",
+        "客户多次来电咨询，每次得到的答复不一致，情绪激动。",
+        "客户表示因说明不清误操作导致故障，要求免费维修。",
+    ),
+    ComplaintNature.SERVICE_ATTITUDE: (
+        "客户反映通话中被多次打断，对方语气不耐烦，要求道歉。",
+        "客户反映上门人员迟到且态度差，未清理现场，要求处理相关人员。",
+        "客户反映多次转接无人负责，要求主管回电。",
+    ),
+    ComplaintNature.SLOW_RESPONSE: (
+        "客户报修后等待多日，期间无人联系，要求尽快处理并给予补偿。",
+        "客户反映配件一直未到，多次催促均称在途，要求明确时间。",
+        "客户表示承诺的回电和上门时间均未兑现，要求升级处理。",
+    ),
+}
+COMPLAINT_REPLIES = (
+    "已致电客户致歉，记录投诉要点，承诺24小时内给出处理方案。",
+    "已联系客户安抚情绪，说明投诉已受理，由专人跟进。",
+)
+PRELIMINARY_SOLUTIONS: dict[str, tuple[str, ...]] = {
+    ComplaintNature.PRODUCT_USAGE: (
+        "安排技术专员电话一对一指导使用，并寄送图文操作指引。",
+        "安排工程师上门检测并现场演示正确使用方法。",
+    ),
+    ComplaintNature.SERVICE_ATTITUDE: (
+        "由组长向客户致歉，涉事人员停岗培训，改派资深人员跟进。",
+        "主管回电致歉，核实通话录音后给出处理结果。",
+    ),
+    ComplaintNature.SLOW_RESPONSE: (
+        "已加急调配配件，安排48小时内上门处理，每日告知进度。",
+        "改派就近网点师傅优先上门，专人跟进直至解决。",
+    ),
+}
+ANSWER_MESSAGES: dict[str, tuple[str, ...]] = {
+    ComplaintNature.PRODUCT_USAGE: (
+        "经核实，我们已安排专人为您指导使用，并将完善产品说明。",
+        "经检测，产品功能正常，我们已为您详细说明使用方法，并补充了操作指引。",
+    ),
+    ComplaintNature.SERVICE_ATTITUDE: (
+        "经调查核实，相关人员的服务确有不当，已进行批评教育和培训，再次向您致歉。",
+        "我们已调取录音核实情况，对服务不周向您诚挚致歉，并已加强服务规范培训。",
+    ),
+    ComplaintNature.SLOW_RESPONSE: (
+        "因配件调度延误造成等待过久，我们深表歉意，已优化配件调拨流程。",
+        "经核实，工单派发环节衔接不畅导致响应延迟，已整改并向您致歉。",
+    ),
+}
+REVIEW_FINDINGS: dict[str, tuple[str, ...]] = {
+    ComplaintNature.PRODUCT_USAGE: (
+        "调阅通话记录与说明书，产品说明存在歧义，客户误操作有合理原因。",
+        "检测报告显示产品正常，问题源于使用说明不够清晰。",
+    ),
+    ComplaintNature.SERVICE_ATTITUDE: (
+        "调取录音核实，服务人员用语不规范，存在推诿情况。",
+        "核实上门记录，服务人员迟到且未按规范清理现场。",
+    ),
+    ComplaintNature.SLOW_RESPONSE: (
+        "工单在转派环节停留超过48小时，部门间交接信息缺失。",
+        "配件调拨延误，且未按规定向客户同步进度。",
+    ),
+}
+REVIEW_RECOMMENDATIONS = (
+    "向客户书面致歉，给予适当补偿，并对流程进行整改。",
+    "维持一线处理意见，补充对客户的解释说明。",
+    "对相关人员进行培训，优化交接流程，按补偿标准处理。",
+)
+RESPONSIBILITY: dict[str, dict[str, int]] = {
+    ComplaintNature.PRODUCT_USAGE: {"product": 45, "customer": 35, "service": 20},
+    ComplaintNature.SERVICE_ATTITUDE: {"service": 85, "third_party": 15},
+    ComplaintNature.SLOW_RESPONSE: {"service": 60, "third_party": 25, "product": 15},
+}
+ROOT_CAUSES: dict[str, dict[str, int]] = {
+    ComplaintNature.PRODUCT_USAGE: {
+        RootCause.DESIGN_OR_DOCUMENTATION: 35, RootCause.CUSTOMER_EXPECTATION: 35,
+        RootCause.PRODUCT_DEFECT: 20, RootCause.OTHER: 10,
+    },
+    ComplaintNature.SERVICE_ATTITUDE: {
+        RootCause.STAFF_CONDUCT: 60, RootCause.SERVICE_PROCESS: 30,
+        RootCause.CUSTOMER_EXPECTATION: 10,
+    },
+    ComplaintNature.SLOW_RESPONSE: {
+        RootCause.SERVICE_PROCESS: 45, RootCause.LOGISTICS: 35, RootCause.THIRD_PARTY: 20,
+    },
+}
+COMPLAINT_REOPEN_REASONS = ("客户不认可答复，认为处理不到位，要求重新处理",
+                            "客户表示问题仍未解决，对答复不满意")
+SEVERITY_MIX = {Severity.MINOR: 25, Severity.MODERATE: 52, Severity.MAJOR: 20,
+                Severity.CRITICAL: 3}
+# fmt: on
+COMPLAINT_CHANNELS = {Channel.PHONE: 60, Channel.WALK_IN: 8, Channel.APP: 17, Channel.EMAIL: 15}
+# Who handles a complaint: the VIP desk keeps its customers', the complaints desk the others'.
+VIP_HANDLERS = ("senior", "vip.tanglin", "vip.fengkai")
+DESK_HANDLERS = ("cp.songhua", "cp.yaoqian")
+
+
+@dataclass(slots=True)
+class ComplaintPlan:
+    """One complaint's history. Step actors are usernames, or "@handler" (whoever holds the
+    complaint's case), "@colleague" (another agent of its team) and "@lead" (the team's lead),
+    which only the replay can name: a complaint that arrives in writing is routed."""
+
+    customer: CustomerRef
+    unit: UnitRef | None
+    related: int | None  # index of the case plan it is raised from
+    fate: (
+        str  # "closed", "reopened_closed", or what it waits for (`OPEN_FATES`, "manager_approval")
+    )
+    steps: list[Step] = field(default_factory=list)
+
+
+def _unit_price(unit: UnitRef) -> int:
+    return MODEL_BY_CODE[unit.model_label.split()[0]].price
+
+
+def _cheap_unit(unit: UnitRef) -> bool:
+    return _unit_price(unit) <= 1900
+
+
+def _dear_unit(unit: UnitRef) -> bool:
+    return _unit_price(unit) >= 1800
+
+
+class ComplaintPlanner:
+    """Plans complaint histories over the same two months as the cases."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        now: dt.datetime,
+        plans: Sequence[CasePlan],
+        customers: Sequence[CustomerRef],
+    ) -> None:
+        self.rng = rng
+        self.now = now
+        self.plans = plans
+        self.customers = [c for c in customers if not c.demo]
+        self.time = CasePlanner(rng, now)  # its clock helpers, on this stream
+        self.used: set[int] = set()
+
+    def _after(self, t: dt.datetime, lo: float, hi: float) -> dt.datetime:
+        return self.time._after(t, lo, hi)
+
+    def _moment(self, lo_days: float, hi_days: float) -> dt.datetime:
+        """A working-hours moment between `hi_days` and `lo_days` ago."""
+        ago = dt.timedelta(days=self.rng.uniform(lo_days, hi_days))
+        moment = self.time._work(self.now - ago)
+        return min(moment, self.now - dt.timedelta(minutes=30))
+
+    def _related(self, vip: bool, nature: str, received: dt.datetime) -> int | None:
+        """A case of the right kind opened in the 20 days before `received`, not yet used."""
+        wanted: set[str] = (
+            {Nature.ATTITUDE}
+            if nature == ComplaintNature.SERVICE_ATTITUDE
+            else {Nature.HARDWARE, Nature.SOFTWARE}
+        )
+        earliest = received - dt.timedelta(days=20)
+        candidates = [
+            i
+            for i, p in enumerate(self.plans)
+            if i not in self.used
+            and not p.customer.demo
+            and (p.customer.tier == Tier.VIP) == vip
+            and earliest <= p.opened_at <= received - dt.timedelta(hours=2)
+            and _plan_nature(p) in wanted
+        ]
+        return self.rng.choice(candidates) if candidates else None
+
+    def plan(
+        self,
+        *,
+        nature: str,
+        fate: str,
+        received: dt.datetime,
+        communication: bool = False,
+        level: str = "",
+    ) -> ComplaintPlan:
+        """One complaint of `nature` received at `received`, as far as its `fate` goes;
+        `communication`: a closed one's root cause involved poor internal communication;
+        `level`: compensation approved at that level ("agent", "supervisor", "manager")."""
+        rng = self.rng
+        vip = fate == "awaiting_review" or rng.random() < VIP_COMPLAINT_SHARE
+        related = self._related(vip, nature, received) if rng.random() < 0.55 else None
+        concerns_user: str | None = None
+        concerns_team: str | None = None
+        if related is not None:
+            self.used.add(related)
+            case_plan = self.plans[related]
+            customer, unit = case_plan.customer, case_plan.unit
+            assigns = [s for s in case_plan.steps if s.action == "assign"]
+            if assigns and nature != ComplaintNature.PRODUCT_USAGE:
+                concerns_team = assigns[-1].params["team"]
+                if nature == ComplaintNature.SERVICE_ATTITUDE:
+                    concerns_user = assigns[-1].params["assignee"]
+        else:
+            pool = [c for c in self.customers if (c.tier == Tier.VIP) == vip]
+            customer = rng.choice(pool or self.customers)
+            unit = rng.choice(customer.units) if customer.units else None
+            if nature != ComplaintNature.PRODUCT_USAGE:
+                concerns_team = FIELD_TEAM_OF_DESK[customer.desk]
+        # A replacement the supervisor may approve needs a unit under ¥2,000; one that goes
+        # up to the manager, a dearer one.
+        fits: Callable[[UnitRef], bool] | None = None
+        if fate == "replacement_open":
+            fits = _cheap_unit
+        elif level == "manager":
+            fits = _dear_unit
+        if fits is not None and (unit is None or not fits(unit)):
+            owners = [
+                c for c in self.customers if c.tier != Tier.VIP and any(fits(u) for u in c.units)
+            ]
+            customer = rng.choice(owners)
+            unit = next(u for u in customer.units if fits(u))
+            related, concerns_user, concerns_team = None, None, None
+        if fate == "awaiting_review":
+            # About the VIP desk itself: its reviewer colleague on that desk may not review it.
+            concerns_team, concerns_user = "vip", "vip.fengkai"
+        is_vip = customer.tier == Tier.VIP
+        handlers = [h for h in (VIP_HANDLERS if is_vip else DESK_HANDLERS) if h != concerns_user]
+        handler = rng.choice(handlers)
+        severity = _pick(rng, SEVERITY_MIX)
+        if fate in ("awaiting_review", "in_review"):
+            severity = Severity.MAJOR  # reviewed whatever tier the customer has today
+        media = rng.random() < 0.03
+        product = LINE_BY_CODE[unit.line].name_zh if unit else "产品"
+        subject = rng.choice(COMPLAINT_SUBJECTS[nature]).format(product=product)
+        channel = _pick(rng, COMPLAINT_CHANNELS)
+        if fate == "received":
+            channel = Channel.APP  # routed by the rules, waiting for its evaluation
+        elif fate == "awaiting_review":
+            channel = Channel.PHONE  # taken by the agent on the line, not routed
+        # Some customers name what they paid: a refund of the unit's price is what is at stake.
+        amount = None
+        if unit is not None and nature == ComplaintNature.PRODUCT_USAGE and rng.random() < 0.15:
+            amount = f"{_unit_price(unit)}.00"
+        plan = ComplaintPlan(customer=customer, unit=unit, related=related, fate=fate)
+        add = self._adder(plan)
+        raise_params = {
+            "channel": channel,
+            "subject": subject,
+            "description": rng.choice(COMPLAINT_DETAILS[nature]),
+            "nature": nature,
+            "severity": severity,
+            "concerns_user": concerns_user,
+            "concerns_team": concerns_team,
+            "amount": amount,
+            "media": media,
+        }
+        t = add(received, "raise", handler, **raise_params)
+        if fate == "received":
+            return plan
+        t = add(self._after(t, 5, 40), "evaluate", "@handler", **raise_params)
+        t = add(self._after(t, 1, 10), "handle", "@handler")
+        late = rng.random() < 0.1
+        t = add(
+            self._after(t, 60, 180) if late else self._after(t, 3, 45),
+            "reply",
+            "@handler",
+            body=rng.choice(COMPLAINT_REPLIES),
+        )
+        t = add(
+            self._after(t, 1440, 2000) if late else self._after(t, 90, 1200),
+            "prelim",
+            "@handler",
+            body=rng.choice(PRELIMINARY_SOLUTIONS[nature]),
+        )
+        if fate in ("awaiting_review", "handling"):
+            return plan
+        # The review group's part, replayed where the review policy asked for one.
+        reviewer = "rv.hanmei" if fate == "in_review" or rng.random() < 0.35 else "reviewer"
+        t = add(self._after(t, 30, 240), "claim", reviewer)
+        if fate == "in_review":
+            return plan
+        t = add(
+            self._after(t, 120, 1440),
+            "review",
+            reviewer,
+            findings=rng.choice(REVIEW_FINDINGS[nature]),
+            responsibility=_pick(rng, RESPONSIBILITY[nature]),
+            recommendation=rng.choice(REVIEW_RECOMMENDATIONS),
+        )
+        if fate == "replacement_open":
+            level = "supervisor_replacement"
+        elif not level and fate == "closed" and rng.random() < 0.25:
+            level = _pick(rng, {"agent": 50, "supervisor": 35, "manager": 15})
+        if level:
+            t = self._compensation(plan, add, t, level)
+        solution = "compensation" if level else "explanation"
+        t = add(
+            self._after(t, 60, 1440),
+            "answer",
+            "@handler",
+            message=rng.choice(ANSWER_MESSAGES[nature]),
+            solution_type=solution,
+        )
+        if fate in ("answered", "replacement_open"):
+            return plan
+        if fate in ("reopened", "reopened_closed") or (fate == "closed" and rng.random() < 0.04):
+            t = add(
+                self._after(t, 1440, 1440 * 3),
+                "reopen",
+                "@handler",
+                reason=rng.choice(COMPLAINT_REOPEN_REASONS),
+            )
+            if fate == "reopened":
+                return plan
+            # The customer accepts a voucher the second time.
+            t = self._compensation(plan, add, t, "agent")
+            t = add(
+                self._after(t, 60, 1440),
+                "answer",
+                "@handler",
+                message=rng.choice(ANSWER_MESSAGES[nature]),
+                solution_type="compensation",
+            )
+        root = _pick(rng, ROOT_CAUSES[nature])
+        if communication and rng.random() < 0.6:
+            root = RootCause.INTERNAL_COMMUNICATION
+        t = add(
+            self._after(t, 600, 2880),
+            "close",
+            "@handler",
+            root_cause=str(root),
+            communication_error=communication,
+        )
+        # Every complaint gets its return visit; by then the customer is rarely unhappy.
+        self.time.callback(t, add, customer, unhappy=False)
+        return plan
+
+    def _adder(self, plan: ComplaintPlan) -> Callable[..., dt.datetime]:
+        def add(at: dt.datetime, action: str, actor: str, /, **params: Any) -> dt.datetime:
+            plan.steps.append(Step(at, action, actor, params))
+            return at
+
+        return add
+
+    def _compensation(
+        self, plan: ComplaintPlan, add: Callable[..., dt.datetime], t: dt.datetime, level: str
+    ) -> dt.datetime:
+        """Propose, decide along the approval chain, and carry out the follow-up actions."""
+        rng = self.rng
+        unit = plan.unit
+        price = Decimal(_unit_price(unit)) if unit else None
+        lines: list[dict[str, Any]]
+        if level == "agent" or price is None:
+            lines = [{"kind": "voucher", "amount": str(rng.choice((50, 100, 150, 200)))}]
+            chain = [("@colleague", "approve")]
+        elif level == "supervisor_replacement":
+            lines = [{"kind": "replacement", "amount": str(price), "unit": True}]
+            chain = [("@lead", "approve")]
+        elif level == "supervisor":
+            option = _pick(rng, {"refund": 40, "repair": 35, "warranty": 25})
+            if option == "refund":
+                lines = [{"kind": "refund_partial", "amount": str(rng.randrange(200, 1500, 10))}]
+            elif option == "repair":
+                lines = [
+                    {"kind": "free_repair", "amount": str(rng.randrange(150, 400, 10))},
+                    {"kind": "voucher", "amount": "100"},
+                ]
+            else:
+                lines = [
+                    {
+                        "kind": "extended_warranty",
+                        "amount": str(rng.choice((199, 299, 399))),
+                        "unit": True,
+                        "months": 12,
+                    }
+                ]
+            chain = [("@lead", "approve")]
+        else:
+            refund = rng.randrange(300, 900, 50)
+            lines = [
+                {"kind": "replacement", "amount": str(price), "unit": True},
+                {"kind": "refund_partial", "amount": str(refund)},
+            ]
+            if price + refund <= 2000:
+                chain = [("@lead", "approve")]
+            else:
+                chain = [("@lead", "forward"), ("manager", "approve")]
+        t = add(
+            self._after(t, 30, 600),
+            "propose",
+            "@handler",
+            lines=lines,
+            reason="按补偿标准向客户提出补偿方案",
+        )
+        for approver, decision in chain:
+            t = add(
+                self._after(t, 30, 1200),
+                "decide",
+                approver,
+                decision=decision,
+                note="同意" if decision == "approve" else "超出本级权限，同意并报经理审批",
+                pick=rng.randrange(1000),
+            )
+        if level != "supervisor_replacement":
+            t = add(
+                self._after(t, 240, 1440 * 4), "actions_done", "@handler", seq=rng.randrange(10**8)
+            )
+        return t
+
+
+def complaint_plans(
+    rng: random.Random,
+    now: dt.datetime,
+    plans: Sequence[CasePlan],
+    customers: Sequence[CustomerRef],
+    count: int,
+) -> list[ComplaintPlan]:
+    """`count` complaint plans with the department's nature mix, oldest first.
+
+    The newest ones stay open in different states (`OPEN_FATES`); with the demo customers
+    present, the company account's slow-response complaint waits for the manager's approval.
+    """
+    planner = ComplaintPlanner(rng, now, plans, customers)
+    natures = _exact_counts(count, COMPLAINT_SHARES)
+    result: list[ComplaintPlan] = []
+    company = next((c for c in customers if c.demo == "company"), None)
+    if company is not None and count >= 20:
+        result.append(_manager_approval_complaint(planner, company, plans, now))
+        natures[ComplaintNature.SLOW_RESPONSE] -= 1
+    pool = [n for n, k in natures.items() for _ in range(k)]
+    rng.shuffle(pool)
+    open_fates = list(OPEN_FATES[: max(0, len(pool) - 1)]) if count >= 20 else []
+    # Exactly 15% of the closed complaints trace back to poor internal communication.
+    closed = len(pool) - len(open_fates)
+    flags = [i < round(closed * COMMUNICATION_ERROR_SHARE) for i in range(closed)]
+    rng.shuffle(flags)
+    for i, nature in enumerate(pool):
+        if i < len(open_fates):
+            fate = open_fates[i]
+            received = planner._moment(*OPEN_RECEIVED_DAYS_AGO[fate])
+            communication, level = False, ""
+        else:
+            # The first closed one was reopened once before it closed; the second had a
+            # compensation the manager approved.
+            first = i == len(open_fates)
+            fate = "reopened_closed" if first else "closed"
+            received = planner._moment(25 if first else 12, WINDOW_DAYS - 1)
+            communication = flags.pop()
+            level = "manager" if i == len(open_fates) + 1 else ""
+        result.append(
+            planner.plan(
+                nature=nature,
+                fate=fate,
+                received=received,
+                communication=communication,
+                level=level,
+            )
+        )
+    cutoff = now - dt.timedelta(minutes=1)
+    for p in result:
+        p.steps = [s for s in p.steps if s.at <= cutoff]
+    result.sort(key=lambda p: p.steps[0].at)
+    return result
+
+
+def _manager_approval_complaint(
+    planner: ComplaintPlanner, company: CustomerRef, plans: Sequence[CasePlan], now: dt.datetime
+) -> ComplaintPlan:
+    """The issue's must-show: the VIP company's slow-response complaint about its air
+    conditioner still waiting for a visit, reviewed, with a replacement plus partial refund
+    above the supervisor's limit waiting for the manager (Shenzhen desk: supervisor's scope)."""
+    still_open = [
+        i
+        for i, p in enumerate(plans)
+        if p.customer.pk == company.pk
+        and not any(s.action == "transition" and s.params["action"] == "resolve" for s in p.steps)
+    ]
+    related = still_open[-1] if still_open else None
+    unit = plans[related].unit if related is not None else company.units[0]
+    yesterday = timezone.localdate(now) - dt.timedelta(days=1)
+    t0 = _at(yesterday, 10, 5)
+    plan = ComplaintPlan(customer=company, unit=unit, related=related, fate="manager_approval")
+    add = planner._adder(plan)
+    raise_params = {
+        "channel": Channel.PHONE,
+        "subject": "空调漏水报修两天仍无人上门，投诉响应太慢",
+        "description": "企业客户行政部王芳来电投诉：会议室空调漏水，报修两天无人上门处理，"
+        "影响正常办公，要求更换新机并给予补偿。",
+        "nature": ComplaintNature.SLOW_RESPONSE,
+        "severity": Severity.MAJOR,
+        "concerns_user": None,
+        "concerns_team": "field-south",
+        "amount": "8599.00",
+        "media": False,
+    }
+    add(t0, "raise", "agent", **raise_params)
+    add(t0 + dt.timedelta(minutes=12), "evaluate", "@handler", **raise_params)
+    add(t0 + dt.timedelta(minutes=15), "handle", "@handler")
+    add(t0 + dt.timedelta(minutes=31), "reply", "@handler", body=COMPLAINT_REPLIES[0])
+    add(
+        t0 + dt.timedelta(hours=4, minutes=20),
+        "prelim",
+        "@handler",
+        body="已加急安排华南上门服务组今日上门检修，并申请更换新机及部分退款作为补偿。",
+    )
+    add(t0 + dt.timedelta(hours=5), "claim", "reviewer")
+    add(
+        t0 + dt.timedelta(hours=6, minutes=40),
+        "review",
+        "reviewer",
+        findings="工单自邮件受理后在上门服务组排期环节停留超过48小时，期间未与客户同步进度，"
+        "属服务响应不及时。",
+        responsibility="service",
+        recommendation="同意为客户更换同型号新机并部分退款，督促上门服务组整改排期流程。",
+    )
+    add(
+        t0 + dt.timedelta(hours=7, minutes=15),
+        "propose",
+        "@handler",
+        lines=[
+            {"kind": "replacement", "amount": "7999.00", "unit": True},
+            {"kind": "refund_partial", "amount": "600.00"},
+        ],
+        reason="VIP企业客户，报修两天无人上门，按审查建议更换新机并部分退款",
+    )
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
 # Writing: the service path
 # --------------------------------------------------------------------------------------------
 
@@ -1989,6 +2715,9 @@ class SeedReport:
     seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
     natures: dict[str, int] = field(default_factory=dict)
+    complaints: dict[str, int] = field(default_factory=dict)  # by status
+    return_visits: dict[str, int] = field(default_factory=dict)  # by status
+    surveys: int = 0  # answered
 
 
 def has_data() -> bool:
@@ -2155,16 +2884,20 @@ def _apply_services(
     teams: dict[str, Team],
     customers: dict[int, Customer],
     units: dict[int, Unit],
+    until: dt.datetime | None = None,
 ) -> Case:
-    """Replay a plan through the case services, each step at its own past moment."""
+    """Replay a plan through the case services, each step at its own past moment.
+
+    Nothing is done after `until` (default: now): a return visit whose call would come later
+    stays on the callback worklist."""
+    until = until or clock.now()
     case: Case | None = None
     for step in plan.steps:
-        actor = users[step.actor]
-        p = step.params
-        with clock.frozen_at(step.at):
-            if step.action == "open":
+        if step.action == "open":
+            p = step.params
+            with clock.frozen_at(step.at):
                 case, _ = case_services.case_open(
-                    actor=actor,
+                    actor=users[step.actor],
                     customer=customers[plan.customer.pk],
                     channel=p["channel"],
                     subject=p["subject"],
@@ -2175,61 +2908,447 @@ def _apply_services(
                     urgency=p["urgency"],
                     team=teams[p["team"]],
                 )
-                continue
-            assert case is not None
-            if step.action == "classify":
-                case = case_services.case_classify(
-                    actor=actor,
-                    case=case,
-                    nature=p["nature"],
-                    subcategory=p["subcategory"],
-                    urgency=p["urgency"],
-                )
-            elif step.action == "assign":
-                case = case_services.case_assign(
-                    actor=actor,
-                    case=case,
-                    team=teams[p["team"]],
-                    assignee=users[p["assignee"]],
-                    reason=p["reason"],
-                )
-            elif step.action == "transition":
-                case = case_services.case_transition(
-                    actor=actor,
-                    case=case,
-                    action=p["action"],
-                    reason=p.get("reason", ""),
-                    solution_type=p.get("solution_type", ""),
-                    solution_notes=p.get("solution_notes", ""),
-                )
-            elif step.action == "contact":
-                case_services.case_contact_log(
-                    actor=actor,
-                    case=case,
-                    direction=p["direction"],
-                    channel=p["channel"],
-                    body=p["body"],
-                )
-            elif step.action == "note":
-                case_services.case_note_add(actor=actor, case=case, body=p["body"])
-            else:
-                raise ValueError(f"unknown step {step.action!r}")
+            continue
+        assert case is not None
+        if step.action == "callback":
+            case = _callback_apply(case, step, users=users, teams=teams, until=until)
+        else:
+            case = _apply_step(case, step, users=users, teams=teams)
     assert case is not None
     return case
 
 
+def _apply_step(case: Case, step: Step, *, users: dict[str, User], teams: dict[str, Team]) -> Case:
+    """One case step (classify, assign, transition, contact, note) at its moment."""
+    actor = users[step.actor]
+    p = step.params
+    with clock.frozen_at(step.at):
+        if step.action == "classify":
+            case = case_services.case_classify(
+                actor=actor,
+                case=case,
+                nature=p["nature"],
+                subcategory=p["subcategory"],
+                urgency=p["urgency"],
+            )
+        elif step.action == "assign":
+            case = case_services.case_assign(
+                actor=actor,
+                case=case,
+                team=teams[p["team"]],
+                assignee=users[p["assignee"]],
+                reason=p["reason"],
+            )
+        elif step.action == "transition":
+            case = case_services.case_transition(
+                actor=actor,
+                case=case,
+                action=p["action"],
+                reason=p.get("reason", ""),
+                solution_type=p.get("solution_type", ""),
+                solution_notes=p.get("solution_notes", ""),
+            )
+        elif step.action == "contact":
+            case_services.case_contact_log(
+                actor=actor,
+                case=case,
+                direction=p["direction"],
+                channel=p["channel"],
+                body=p["body"],
+            )
+        elif step.action == "note":
+            case_services.case_note_add(actor=actor, case=case, body=p["body"])
+        else:
+            raise ValueError(f"unknown step {step.action!r}")
+    return case
+
+
+def _callback_apply(
+    case: Case,
+    step: Step,
+    *,
+    users: dict[str, User],
+    teams: dict[str, Team],
+    until: dt.datetime,
+) -> Case:
+    """Replay a "callback" step: through the return-visit services where the rules scheduled
+    a visit for the case (attempts, phone survey, a recommendation, the visit's outcome), else
+    as plain contacts and closing (`callback_substeps`)."""
+    p = step.params
+    visit = ReturnVisit.objects.filter(case=case, status=ReturnVisit.Status.DUE).first()
+    if visit is None:
+        if case.status != Status.RESOLVED:
+            return case  # e.g. a complaint's case, closed with the complaint
+        for sub in callback_substeps(step):
+            case = _apply_step(case, sub, users=users, teams=teams)
+        return case
+    agent = users[step.actor]
+    # The calls keep their planned moments (planned after the default rules' due times), so
+    # the rest of the case's history stays in order.
+    moment = step.at
+    for moment, result in p["attempts"]:
+        if moment > until:
+            return case  # not called yet: the visit stays on the worklist
+        with clock.frozen_at(moment):
+            callback_services.visit_attempt_record(
+                actor=agent, visit=visit, result=result, note=ATTEMPT_NOTES[result]
+            )
+        visit.refresh_from_db()
+        if visit.status != ReturnVisit.Status.DUE:
+            return case  # unreachable after the last unanswered call
+    if p["outcome"] == "unreachable" or moment + dt.timedelta(minutes=10) > until:
+        return case
+    with clock.frozen_at(moment + dt.timedelta(minutes=3)):
+        # Surveys are opt-in: the agent asks on the call and the customer agrees.
+        callback_services.survey_record_phone(
+            actor=agent,
+            visit=visit,
+            answers=callback_services.SurveyAnswers(**p["answers"]),
+            consent_given=True,
+        )
+    if p["recommend"]:
+        _recommend(visit, agent=agent, at=moment + dt.timedelta(minutes=5), outcome=p["recommend"])
+    visit.refresh_from_db()
+    if visit.status == ReturnVisit.Status.DUE:
+        # An unsatisfied answer has already reopened the case (and so ended the visit).
+        with clock.frozen_at(max(step.at, moment + dt.timedelta(minutes=8))):
+            callback_services.visit_complete(
+                actor=agent, visit=visit, solved=p["outcome"] == "closed", reason=p["reason"]
+            )
+    case.refresh_from_db()
+    return case
+
+
 def _open_cases_through_services(
-    plans: Sequence[CasePlan], *, users: dict[str, User], teams: dict[str, Team], show: bool
-) -> None:
+    plans: Sequence[CasePlan],
+    *,
+    users: dict[str, User],
+    teams: dict[str, Team],
+    show: bool,
+    until: dt.datetime | None = None,
+) -> list[Case]:
+    """Replay the plans through the services; returns their cases, in plan order."""
     customer_ids = {p.customer.pk for p in plans}
     unit_ids = {p.unit.pk for p in plans if p.unit}
     customers = Customer.objects.in_bulk(customer_ids)
     units = Unit.objects.select_related("model__line").in_bulk(unit_ids)
     bar = _bar(desc="cases", total=len(plans), show=show, unit="case")
+    cases: list[Case] = []
     for batch in _chunks(plans, 25):
         with transaction.atomic():
             for plan in batch:
-                _apply_services(plan, users=users, teams=teams, customers=customers, units=units)
+                cases.append(
+                    _apply_services(
+                        plan,
+                        users=users,
+                        teams=teams,
+                        customers=customers,
+                        units=units,
+                        until=until,
+                    )
+                )
+        bar.update(len(batch))
+    bar.close()
+    return cases
+
+
+def _apply_complaint(
+    plan: ComplaintPlan,
+    *,
+    users: dict[str, User],
+    teams: dict[str, Team],
+    customer: Customer,
+    unit: Unit | None,
+    related: Case | None,
+    until: dt.datetime,
+) -> Complaint | None:
+    """Replay a complaint plan through the complaint services, each step at its moment."""
+    complaint: Complaint | None = None
+    handler: User | None = None
+    for step in plan.steps:
+        p = step.params
+        if step.action == "raise":
+            with clock.frozen_at(step.at):
+                complaint = complaint_services.complaint_raise(
+                    actor=users[step.actor],
+                    customer=customer,
+                    channel=p["channel"],
+                    subject=p["subject"],
+                    nature=p["nature"],
+                    description=p["description"],
+                    related_case=related,
+                    severity=p["severity"],
+                    concerns_user=users[p["concerns_user"]] if p["concerns_user"] else None,
+                    concerns_team=teams[p["concerns_team"]] if p["concerns_team"] else None,
+                    amount_at_stake=Decimal(p["amount"]) if p["amount"] else None,
+                    media_exposure=p["media"],
+                    unit=unit,
+                )
+            # A complaint that arrives in writing is routed; whoever it landed with keeps it.
+            handler = complaint.case.assignee or users[step.actor]
+            continue
+        assert complaint is not None and handler is not None
+        if step.action == "callback":
+            case = Case.objects.get(pk=complaint.case_id)
+            _callback_apply(case, step, users=users, teams=teams, until=until)
+            continue
+        actor = _complaint_actor(step, complaint, handler=handler, users=users)
+        with clock.frozen_at(step.at):
+            complaint = _complaint_step(complaint, step, actor=actor, unit=unit)
+            if complaint is None:
+                return None
+    return complaint
+
+
+def _complaint_actor(
+    step: Step, complaint: Complaint, *, handler: User, users: dict[str, User]
+) -> User:
+    """The member of staff behind a complaint step's actor (see `ComplaintPlan`)."""
+    if step.actor == "@handler":
+        return handler
+    team = complaint.case.team
+    if step.actor == "@lead":
+        lead = (
+            User.objects.filter(memberships__team=team, memberships__is_lead=True)
+            .order_by("pk")
+            .first()
+        )
+        return lead or users["manager"]
+    if step.actor == "@colleague":
+        colleagues = list(
+            User.objects.filter(
+                memberships__team=team,
+                memberships__is_lead=False,
+                groups__name__in=[Role.FRONTLINE_AGENT, Role.SENIOR_AGENT],
+            )
+            .exclude(pk__in=[handler.pk, complaint.concerns_user_id or 0])
+            .order_by("pk")
+            .distinct()
+        )
+        if colleagues:
+            chosen: User = colleagues[int(step.params["pick"]) % len(colleagues)]
+            return chosen
+        return users["supervisor"]
+    return users[step.actor]
+
+
+def _complaint_step(
+    complaint: Complaint, step: Step, *, actor: User, unit: Unit | None
+) -> Complaint | None:
+    """One complaint step at the frozen moment; None stops the replay of this complaint."""
+    p = step.params
+    action = step.action
+    if action == "evaluate":
+        return complaint_services.complaint_evaluate(
+            actor=actor,
+            complaint=complaint,
+            nature=p["nature"],
+            severity=p["severity"],
+            concerns_user=complaint.concerns_user,
+            concerns_team=complaint.concerns_team,
+            amount_at_stake=Decimal(p["amount"]) if p["amount"] else None,
+            media_exposure=p["media"],
+        )
+    if action == "handle":
+        return complaint_services.complaint_handle(actor=actor, complaint=complaint)
+    if action == "reply":
+        case_services.case_contact_log(
+            actor=actor,
+            case=complaint.case,
+            direction="out",
+            channel=Channel.PHONE,
+            body=p["body"],
+        )
+    elif action == "prelim":
+        case_services.case_preliminary_solution(actor=actor, case=complaint.case, body=p["body"])
+    elif action in ("claim", "review"):
+        review = complaint.reviews.exclude(status=ComplaintReview.Status.COMPLETED).first()
+        if review is None:
+            return complaint  # the review policy did not ask for one
+        if action == "claim":
+            try:
+                complaint_services.complaint_review_claim(actor=actor, review=review)
+            except ApplicationError as exc:
+                if exc.code != "reviewer_not_independent":
+                    raise
+                # Not independent of this complaint: the other reviewer takes it.
+                other = User.objects.get(username="reviewer")
+                complaint_services.complaint_review_claim(actor=other, review=review)
+        else:
+            complaint_services.complaint_review_complete(
+                actor=review.reviewer or actor,
+                review=review,
+                findings=p["findings"],
+                responsibility=p["responsibility"],
+                recommendation=p["recommendation"],
+            )
+    elif action == "propose":
+        lines = [
+            complaint_services.LineIn(
+                kind=line["kind"],
+                amount=Decimal(line["amount"]),
+                unit=unit if line.get("unit") else None,
+                months=line.get("months"),
+            )
+            for line in p["lines"]
+        ]
+        if any(line.unit is None and line.kind == "extended_warranty" for line in lines):
+            return None
+        complaint_services.compensation_propose(
+            actor=actor, complaint=complaint, lines=lines, reason=p["reason"]
+        )
+    elif action == "decide":
+        proposal = complaint.proposals.get(status=CompensationProposal.Status.PENDING)
+        complaint_services.compensation_decide(
+            actor=actor, proposal=proposal, decision=p["decision"], note=p["note"]
+        )
+    elif action == "actions_done":
+        for i, comp_action in enumerate(
+            complaint.actions.filter(status=CompensationAction.Status.OPEN).order_by("pk")
+        ):
+            complaint_services.compensation_action_complete(
+                actor=actor,
+                action=comp_action,
+                reference=_action_reference(comp_action.kind, p["seq"] + i, complaint),
+            )
+    elif action == "answer":
+        complaint_services.complaint_answer(
+            actor=actor,
+            complaint=complaint,
+            message=p["message"],
+            solution_type=p["solution_type"],
+        )
+    elif action == "reopen":
+        return complaint_services.complaint_reopen(
+            actor=actor, complaint=complaint, reason=p["reason"]
+        )
+    elif action == "close":
+        return complaint_services.complaint_close(
+            actor=actor,
+            complaint=complaint,
+            root_cause=p["root_cause"],
+            communication_error=p["communication_error"],
+        )
+    else:
+        raise ValueError(f"unknown complaint step {action!r}")
+    complaint.refresh_from_db()
+    return complaint
+
+
+def _care_calls(
+    users: dict[str, User], *, rng: random.Random, now: dt.datetime, show: bool
+) -> None:
+    """VIP care calls (关怀回访): scheduled for today's VIP customers when the two months
+    began, made by the callback team over the weeks since (a few unanswered at first, some with
+    a recommendation); the last few customers asked to be called back later today, so the
+    calls stay on the worklist. Every VIP then has a recent care call: the daily sweep of the
+    running system schedules none until their interval has passed."""
+    start = now - dt.timedelta(days=WINDOW_DAYS)
+    with clock.frozen_at(start):
+        callback_services.care_calls_schedule(at=start)
+    staff = _Staffing()
+    planner = CasePlanner(rng, now)
+    visits = list(
+        ReturnVisit.objects.filter(kind=ReturnVisit.Kind.CARE, status=ReturnVisit.Status.DUE)
+        .select_related("customer")
+        .order_by("pk")
+    )
+    calls = sorted(
+        (
+            (planner._work(start + dt.timedelta(days=rng.uniform(0.2, WINDOW_DAYS - 0.5))), v)
+            for v in visits
+        ),
+        key=lambda call: (call[0], call[1].pk),
+    )
+    later = {v.pk for _, v in calls[-CARE_CALLS_LATER:]}
+    bar = _bar(desc="care calls", total=len(calls), show=show, unit="call")
+    for batch in _chunks(calls, 50):
+        with transaction.atomic():
+            for at, visit in batch:
+                agent = users[staff.pick(rng, "callback", (Role.CALLBACK_AGENT,))]
+                at = min(at, now - dt.timedelta(hours=2))
+                if visit.pk in later:
+                    with clock.frozen_at(at):
+                        callback_services.visit_attempt_record(
+                            actor=agent,
+                            visit=visit,
+                            result="call_back_later",
+                            note="客户正在开会，请稍后回电",
+                            callback_at=now + dt.timedelta(minutes=rng.randint(30, 300)),
+                        )
+                    continue
+                results = ["no_answer", "reached"] if rng.random() < 0.12 else ["reached"]
+                recommend = _pick(rng, RECOMMENDATION_OUTCOMES) if rng.random() < 0.35 else None
+                for result in results:
+                    with clock.frozen_at(at):
+                        callback_services.visit_attempt_record(
+                            actor=agent, visit=visit, result=result, note=ATTEMPT_NOTES[result]
+                        )
+                    if result == "no_answer":
+                        at = min(planner._after(at, 300, 1500), now - dt.timedelta(minutes=20))
+                if recommend:
+                    _recommend(visit, agent=agent, at=at, outcome=recommend)
+                with clock.frozen_at(at + dt.timedelta(minutes=6)):
+                    callback_services.visit_complete(actor=agent, visit=visit, solved=True)
+        bar.update(len(batch))
+    bar.close()
+
+
+def _recommend(visit: ReturnVisit, *, agent: User, at: dt.datetime, outcome: str) -> None:
+    """Offer the first suggestion for the visit (if any) and record the customer's answer."""
+    with clock.frozen_at(at):
+        suggestions = callback_selectors.recommendations_for(visit=visit, on=timezone.localdate(at))
+        if not suggestions:
+            return
+        offer = suggestions[0]
+        # Offers are marketing, opt-in: the customer agreed to hear one on the call.
+        callback_services.recommendation_record(
+            actor=agent,
+            visit=visit,
+            kind=offer.kind,
+            offer=offer.offer,
+            unit=offer.unit,
+            outcome=outcome,
+            consent_given=True,
+        )
+
+
+def _action_reference(kind: str, seq: int, complaint: Complaint) -> str:
+    """A plausible reference for a completed follow-up action (payment, order, code...)."""
+    day = timezone.localtime(clock.now()).strftime("%Y%m%d")
+    references: dict[str, str] = {
+        CompensationAction.Kind.REFUND: f"TK{day}{seq % 10**6:06d}",
+        CompensationAction.Kind.REPLACEMENT: f"SF{1_000_000_000_000 + seq % 10**11}",
+        CompensationAction.Kind.VOUCHER: f"VC{seq % 10**8:08d}",
+        CompensationAction.Kind.REPAIR: complaint.case.number,
+    }
+    return references.get(kind, f"YB{day}{seq % 10**4:04d}")
+
+
+def _complaints_through_services(
+    plans: Sequence[ComplaintPlan],
+    *,
+    cases: Sequence[Case],
+    users: dict[str, User],
+    teams: dict[str, Team],
+    show: bool,
+    until: dt.datetime,
+) -> None:
+    customers = Customer.objects.in_bulk({p.customer.pk for p in plans})
+    units = Unit.objects.select_related("model__line").in_bulk({p.unit.pk for p in plans if p.unit})
+    bar = _bar(desc="complaints", total=len(plans), show=show, unit="complaint")
+    for batch in _chunks(plans, 10):
+        with transaction.atomic():
+            for plan in batch:
+                _apply_complaint(
+                    plan,
+                    users=users,
+                    teams=teams,
+                    customer=customers[plan.customer.pk],
+                    unit=units[plan.unit.pk] if plan.unit else None,
+                    related=cases[plan.related] if plan.related is not None else None,
+                    until=until,
+                )
         bar.update(len(batch))
     bar.close()
 
@@ -2616,6 +3735,12 @@ class _BulkCase:
         self.case.updated_at = step.at
         self._event(step, CaseEvent.Kind.NOTE, body=step.params["body"].strip())
 
+    def _callback(self, step: Step) -> None:
+        # Return visits are not bulk-written: the calls are the contacts and closing they
+        # stand for where no visit was scheduled.
+        for sub in callback_substeps(step):
+            getattr(self, "_" + sub.action)(sub)
+
 
 def _tick(bar: Any) -> None:
     bar.update(1)
@@ -2792,6 +3917,8 @@ def seed_demo(
     teams, users = _teams_and_staff(now, show_progress)
     demo_mfa_ensure()
     models = _catalog(users, now, show_progress)
+    # The callback team's offers per product line wait for the lines to exist.
+    callbacks_defaults_ensure()
     customers_rng = random.Random(f"{seed}:customers")  # nosec B311  # reproducible demo data, not a secret
     specs, last_serial = customer_specs(customers_rng, now, customers, with_demo=True)
     refs = _register_customers(specs, users=users, models=models, show=show_progress)
@@ -2800,7 +3927,15 @@ def seed_demo(
     with clock.frozen_at(now - dt.timedelta(days=WINDOW_DAYS)):
         customer_services.tiers_recompute()
     plans = case_plans(random.Random(f"{seed}:cases"), now, refs, cases)  # nosec B311  # reproducible demo data, not a secret
-    _open_cases_through_services(plans, users=users, teams=teams, show=show_progress)
+    written = _open_cases_through_services(
+        plans, users=users, teams=teams, show=show_progress, until=now
+    )
+    complaints_rng = random.Random(f"{seed}:complaints")  # nosec B311  # reproducible demo data, not a secret
+    complaint_count = round(cases * BASE_COMPLAINTS / BASE_CASES)
+    complaints = complaint_plans(complaints_rng, now, plans, refs, complaint_count)
+    _complaints_through_services(
+        complaints, cases=written, users=users, teams=teams, show=show_progress, until=now
+    )
     if scale > 1:
         extra_specs, _ = customer_specs(
             random.Random(f"{seed}:customers:{scale}"),  # nosec B311  # reproducible demo data, not a secret
@@ -2819,15 +3954,21 @@ def seed_demo(
     # Today's tiers, from purchases, the cases and contacts of the two months, and feedback.
     with clock.frozen_at(now):
         customer_services.tiers_recompute()
+    care_rng = random.Random(f"{seed}:care")  # nosec B311  # reproducible demo data, not a secret
+    _care_calls(users, rng=care_rng, now=now, show=show_progress)
     report.teams = Team.objects.count()
     report.staff = User.objects.count()
     report.product_models = ProductModel.objects.count()
     report.customers = Customer.objects.count()
     report.units = Unit.objects.count()
-    report.cases = Case.objects.count()
+    service_cases = Case.objects.filter(kind=CaseKind.SERVICE)
+    report.cases = service_cases.count()
     report.case_events = CaseEvent.objects.count()
-    report.statuses = dict(Counter(Case.objects.values_list("status", flat=True)))
-    report.natures = dict(Counter(Case.objects.values_list("nature", flat=True)))
+    report.statuses = dict(Counter(service_cases.values_list("status", flat=True)))
+    report.natures = dict(Counter(service_cases.values_list("nature", flat=True)))
+    report.complaints = dict(Counter(Complaint.objects.values_list("status", flat=True)))
+    report.return_visits = dict(Counter(ReturnVisit.objects.values_list("status", flat=True)))
+    report.surveys = Survey.objects.filter(status=Survey.Status.ANSWERED).count()
     report.seconds = time.monotonic() - started
     return report
 
@@ -2939,6 +4080,71 @@ def demo_callers() -> list[DemoCaller]:
         DemoCaller(UNKNOWN_CALLER_PHONE, "nobody", ("an unknown caller: open a new customer file",))
     )
     return callers
+
+
+@dataclass(frozen=True)
+class DemoTourStop:
+    path: str  # relative to the site's address
+    login: str
+    what: str
+
+
+def demo_tour() -> list[DemoTourStop]:
+    """Where the complaints and return visits of this database are worth a look, and as whom."""
+    stops = []
+    proposal = (
+        CompensationProposal.objects.filter(
+            status=CompensationProposal.Status.PENDING, required_level__limit__isnull=True
+        )
+        .select_related("complaint__case")
+        .order_by("pk")
+        .first()
+    )
+    if proposal is not None:
+        stops.append(
+            DemoTourStop(
+                f"complaints/{proposal.complaint.case.number}/",
+                "supervisor, then manager",
+                f"VIP slow-response complaint, reviewed: replacement + partial refund "
+                f"(¥{proposal.total}) above the supervisor's limit. The supervisor cannot approve "
+                "it (may forward), the manager can; then complete the follow-up actions.",
+            )
+        )
+    review = (
+        ComplaintReview.objects.filter(
+            status=ComplaintReview.Status.PENDING, complaint__concerns_team__code="vip"
+        )
+        .select_related("complaint__case")
+        .order_by("pk")
+        .first()
+    )
+    if review is not None:
+        stops.append(
+            DemoTourStop(
+                "complaints/reviews/",
+                "reviewer (or rv.hanmei)",
+                f"{review.complaint.case.number} is about the VIP desk: rv.hanmei sits on that "
+                "desk and is refused the review; reviewer may claim it.",
+            )
+        )
+    statuses = Counter(Complaint.objects.values_list("status", flat=True))
+    if statuses:
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        stops.append(
+            DemoTourStop(
+                "complaints/", "manager", f"complaints ({summary}); figures at complaints/report/"
+            )
+        )
+    due = ReturnVisit.objects.filter(status=ReturnVisit.Status.DUE).count()
+    stops.append(
+        DemoTourStop(
+            "callbacks/",
+            "callback",
+            f"{due} return visits due: call attempts, the phone survey, recommendations; "
+            "satisfaction figures at callbacks/report/",
+        )
+    )
+    return stops
 
 
 def _customer_by_phone(raw: str) -> Customer | None:

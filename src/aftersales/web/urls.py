@@ -9,8 +9,10 @@ urlpatterns = [
     path("customers/", include("aftersales.customers.urls")),
     path("units/", include("aftersales.catalog.urls")),
     path("cases/", include("aftersales.cases.urls")),
+    path("complaints/", include("aftersales.complaints.urls")),
     path("sla/", include("aftersales.sla.urls")),
     path("notifications/", include("aftersales.notifications.urls")),
     path("audit/", include("aftersales.core.urls")),
     path("privacy/", include("aftersales.privacy.urls")),
+    path("callbacks/", include("aftersales.callbacks.urls")),
 ]

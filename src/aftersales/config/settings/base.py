@@ -169,6 +169,9 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="aftersales@localhost")
+# The name that signs letters to customers (complaint answers); empty: "售后服务中心" / "the
+# After-sales Service Centre" in the letter's language.
+COMPANY_NAME = env.str("COMPANY_NAME", default="")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -192,6 +195,11 @@ CELERY_BEAT_SCHEDULE = {
     "calendars-sync-holidays": {
         "task": "core.calendars_sync_holidays",
         "schedule": crontab(day_of_month=1, hour=3, minute=0),
+    },
+    # VIP care calls (关怀回访) due today, on the callback worklist before the team starts.
+    "callbacks-care-calls": {
+        "task": "callbacks.care_calls_schedule",
+        "schedule": crontab(hour=6, minute=15),
     },
 }
 CELERY_TASK_ACKS_LATE = True  # a task lost with a killed worker is delivered again

@@ -80,6 +80,11 @@ class Command(BaseCommand):
             for detail in caller.details:
                 write(f"      {detail}")
         write("")
+        write("Complaints and return visits (投诉与回访):")
+        for stop in demo.demo_tour():
+            write(f"  {url}{stop.path}  (as {stop.login})")
+            write(f"      {stop.what}")
+        write("")
         write(
             "Scope demo: log in as agent (Shenzhen desk) and agent2 (Beijing desk): neither sees "
             "the other's cases; supervisor sees the Shenzhen desk, manager sees everything."

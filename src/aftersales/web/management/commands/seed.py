@@ -9,8 +9,9 @@ from aftersales.web import demo
 
 class Command(BaseCommand):
     help = (
-        "Build the demo data set: teams, staff logins, catalog, customers and units, and 826 "
-        "cases over the last two months pushed through the real services. --scale N adds "
+        "Build the demo data set: teams, staff logins, catalog, customers and units, 826 "
+        "cases over the last two months with their return visits and surveys, and about 60 "
+        "complaints, all pushed through the real services. --scale N adds "
         "(N-1)x more customers and cases (bulk-written) for benchmarks."
     )
 
@@ -85,4 +86,10 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  natures: {natures}")
         self.stdout.write(f"  statuses: {statuses}")
+        complaints = ", ".join(f"{s} {c}" for s, c in sorted(report.complaints.items()))
+        visits = ", ".join(f"{s} {c}" for s, c in sorted(report.return_visits.items()))
+        self.stdout.write(
+            f"  complaints: {sum(report.complaints.values())} ({complaints}); return visits: "
+            f"{sum(report.return_visits.values())} ({visits}); surveys answered: {report.surveys}"
+        )
         self.stdout.write("  logins, authenticator codes and demo callers: aftersales demo_info")

@@ -8,6 +8,8 @@
 //   bar:     {title?, categories: [...], series: [{name, values: [...]}], unit?: "%", max?: n}
 //   boxplot: {title?, categories: [...], boxes: [[min, q1, median, q3, max], ...],
 //             means?: [...], meanLabel?: "...", unit?: "..."}
+//   pie:     {title?, slices: [{name, value}, ...]}
+// `rotate` (bar) turns long category labels by that many degrees.
 // Every chart offers "save as image" (PNG) and follows the page language.
 // Tooltips are drawn on the canvas (renderMode "richText"): ECharts' HTML tooltips carry inline
 // style attributes, which the policy's `style-src 'self'` refuses.
@@ -43,7 +45,11 @@
       return Object.assign(common(data), {
         tooltip: { trigger: "axis", valueFormatter: withUnit(data.unit), renderMode: "richText" },
         legend: { top: data.title ? 24 : 0 },
-        xAxis: { type: "category", data: data.categories },
+        xAxis: {
+          type: "category",
+          data: data.categories,
+          axisLabel: data.rotate ? { interval: 0, rotate: data.rotate } : undefined,
+        },
         yAxis: {
           type: "value",
           max: data.max,
@@ -74,6 +80,20 @@
         xAxis: { type: "category", data: data.categories },
         yAxis: { type: "value", axisLabel: { formatter: "{value}" + (data.unit || "") } },
         series: series,
+      });
+    },
+    pie: function (data) {
+      return Object.assign(common(data), {
+        tooltip: { trigger: "item", renderMode: "richText", formatter: "{b}: {c} ({d}%)" },
+        legend: { bottom: 0 },
+        series: [
+          {
+            type: "pie",
+            radius: ["35%", "65%"],
+            data: data.slices,
+            label: { formatter: "{b}\n{d}%" },
+          },
+        ],
       });
     },
   };
