@@ -186,6 +186,58 @@ class TestSubjectExport:
         assert export.data["counts"]["contacts"] == 2
         assert PHONE_E164 not in json.dumps(export.data)
 
+    def test_holds_the_complaints_return_visits_and_surveys(
+        self, manager: User, customer: Customer, closed_case: Case
+    ) -> None:
+        from aftersales.callbacks.models import ReturnVisit, Survey, VisitAttempt
+        from aftersales.complaints.models import Complaint, ComplaintReview
+
+        now = clock.now()
+        complaint_case = factories.case(customer, subject="投诉：上门太慢")
+        complaint = Complaint.objects.create(
+            case=complaint_case,
+            related_case=closed_case,
+            nature="slow_response",
+            received_at=now,
+            updated_at=now,
+        )
+        ComplaintReview.objects.create(
+            complaint=complaint, requested_at=now, findings="李伟 waited three days"
+        )
+        visit = ReturnVisit.objects.create(
+            kind="follow_up",
+            reason="sample",
+            customer=customer,
+            case=closed_case,
+            due_at=now,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        VisitAttempt.objects.create(
+            visit=visit, result="no_answer", at=now, by=manager, note="李伟 did not pick up"
+        )
+        Survey.objects.create(
+            customer=customer,
+            case=closed_case,
+            visit=visit,
+            method="link",
+            nonce="n" * 32,
+            created_at=now,
+            expires_at=now,
+            comment="李伟: the technician was late",
+        )
+
+        document = json.loads(services.subject_export(actor=manager, customer_id=customer.pk))
+
+        [exported] = document["complaints"]
+        assert exported["nature"] == "slow_response"
+        assert exported["reviews"][0]["findings"] == "李伟 waited three days"
+        [exported_visit] = document["return_visits"]
+        assert exported_visit["attempts"][0]["note"] == "李伟 did not pick up"
+        [survey] = document["surveys"]
+        assert survey["comment"] == "李伟: the technician was late"
+        assert "nonce" not in survey  # a credential, not the customer's data
+
     def test_needs_the_export_right(
         self, agent: User, supervisor: User, customer: Customer
     ) -> None:

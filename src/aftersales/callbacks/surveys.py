@@ -43,7 +43,7 @@ from .selectors import callback_settings
 if TYPE_CHECKING:
     from aftersales.complaints.models import Complaint
 
-TOKEN_SALT = "aftersales.callbacks.survey-link"
+TOKEN_SALT = "aftersales.callbacks.survey-link"  # nosec B105  # a signing namespace, not a secret
 MAX_COMMENT = 2000
 SURVEY_EVENT = CaseEvent.Kind.SURVEY
 COMPLAINT_SUBJECT = "回访调查：服务态度不满意 / Survey: unhappy with the service attitude"

@@ -22,9 +22,11 @@ from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import User
 from aftersales.accounts.permissions import require_perm
+from aftersales.callbacks.models import Recommendation, ReturnVisit, Survey
 from aftersales.cases.attachments import attachments_erase_for_customers
 from aftersales.cases.models import OPEN_STATUSES, Case, CaseEvent
 from aftersales.catalog.models import Unit
+from aftersales.complaints.models import Complaint
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.fields import blind_index_fields
@@ -281,6 +283,39 @@ def _export_document(customer: Customer, *, now: dt.datetime) -> dict[str, Any]:
             _row(t) for t in TierOverride.objects.filter(customer_id__in=ids).order_by("created_at")
         ],
         "tier_scores": [_row(t) for t in TierScore.objects.filter(customer_id__in=ids)],
+        "complaints": [
+            {
+                **_row(c),
+                "reviews": [_row(r) for r in c.reviews.all()],
+                "proposals": [
+                    {
+                        **_row(p),
+                        "lines": [_row(line) for line in p.lines.all()],
+                        "decisions": [_row(d) for d in p.decisions.all()],
+                    }
+                    for p in c.proposals.all()
+                ],
+                "actions": [_row(a) for a in c.actions.all()],
+            }
+            for c in Complaint.objects.filter(case__customer_id__in=ids)
+            .prefetch_related("reviews", "proposals__lines", "proposals__decisions", "actions")
+            .order_by("received_at", "id")
+        ],
+        "return_visits": [
+            {**_row(v), "attempts": [_row(a) for a in v.attempt_log.all()]}
+            for v in ReturnVisit.objects.filter(customer_id__in=ids)
+            .prefetch_related("attempt_log")
+            .order_by("created_at", "id")
+        ],
+        # The link's nonce is a credential, not something the customer told us.
+        "surveys": [
+            _row(s, omit=("nonce",))
+            for s in Survey.objects.filter(customer_id__in=ids).order_by("created_at", "id")
+        ],
+        "recommendations": [
+            _row(r)
+            for r in Recommendation.objects.filter(customer_id__in=ids).order_by("offered_at", "id")
+        ],
         "erasure": [_row(e) for e in ErasureRecord.objects.filter(customer_id__in=ids)],
         # Staff addresses and the chain's hashes say nothing about the customer.
         "audit": [_row(a, omit=("ip", "prev_hash", "row_hash")) for a in audits],
@@ -292,7 +327,8 @@ def subject_export(*, actor: User, customer_id: int) -> bytes:
     """Everything held about a customer as one JSON document (个人信息副本), audited.
 
     The customer record (and records merged into it), contacts and street addresses in the
-    clear, units, cases with their events, consents, tier history and the audit rows about
+    clear, units, cases with their events, complaints, return visits, surveys and
+    recommendations, consents, tier history and the audit rows about
     the customer. A customer outside the actor's scope is not found (404).
     """
     require_perm(actor, "privacy.export_subject")
