@@ -153,3 +153,14 @@ def test_cycle_time_in_working_days(agent: User, handled: Complaint) -> None:
     figures = complaint_figures(since=monday, until=monday + dt.timedelta(days=7))
     assert figures["closed"] == 1
     assert figures["cycle_days_median"] == figures["cycle_days_avg"] == 2.0
+
+
+def test_the_figures_count_only_the_readers_scope(
+    agent: User, other_agent: User, handled: Complaint
+) -> None:
+    now = clock.now()
+    window = {"since": now - dt.timedelta(days=1), "until": now + dt.timedelta(days=1)}
+    assert complaint_figures(**window, user=agent)["total"] == 1
+    # Another desk's agent: the complaint is outside their scope, so it is not in their figures.
+    assert complaint_figures(**window, user=other_agent)["total"] == 0
+    assert complaint_figures(**window)["total"] == 1

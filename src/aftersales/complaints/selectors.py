@@ -130,14 +130,19 @@ def _working_days(start: dt.datetime, end: dt.datetime, spec: CalendarSpec | Non
     return working_time_between(spec, start, end) / spec.day_length
 
 
-def complaint_figures(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+def complaint_figures(
+    *, since: dt.datetime, until: dt.datetime, user: User | None = None
+) -> dict[str, Any]:
     """Figures of the complaints received in [since, until) for the report page: counts by
     nature and root cause, the communication-error, review and reopen shares, the cycle time
-    (received → closed) in working days of the office calendar, compensation by kind."""
+    (received → closed) in working days of the office calendar, compensation by kind. With a
+    `user`, only the complaints in their scope count (a supervisor's report is their teams')."""
     from aftersales.sla.defaults import OFFICE
 
+    complaints = complaint_queryset_for(user) if user is not None else Complaint.objects.all()
+    complaints = complaints.filter(received_at__gte=since, received_at__lt=until)
     rows = list(
-        Complaint.objects.filter(received_at__gte=since, received_at__lt=until).values(
+        complaints.values(
             "nature",
             "root_cause",
             "communication_error",
@@ -155,8 +160,7 @@ def complaint_figures(*, since: dt.datetime, until: dt.datetime) -> dict[str, An
     money = (
         CompensationLine.objects.filter(
             proposal__status=CompensationProposal.Status.APPROVED,
-            proposal__complaint__received_at__gte=since,
-            proposal__complaint__received_at__lt=until,
+            proposal__complaint__in=complaints.values("pk"),
         )
         .values("kind")
         .annotate(total=Sum("amount"))

@@ -591,7 +591,7 @@ def complaint_report(request: HttpRequest) -> HttpResponse:
     if since > until:
         since, until = until, since
     figures = selectors.complaint_figures(
-        since=_midnight(since), until=_midnight(until + dt.timedelta(days=1))
+        since=_midnight(since), until=_midnight(until + dt.timedelta(days=1)), user=_user(request)
     )
     context = {
         "figures": figures,
