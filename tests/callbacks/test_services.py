@@ -141,7 +141,11 @@ class TestSchedule:
         assert vip_visit.status == "cancelled"
         assert survey.status == "cancelled"
         last = _visit_events(vip_visit.case)[-1]
-        assert last == {"change": "cancelled", "visit": vip_visit.pk}
+        assert last == {
+            "change": "cancelled",
+            "visit": vip_visit.pk,
+            "cancelled_links": [survey.pk],
+        }
         assert vip_visit.case.events.filter(kind="return_visit").last().actor == agent  # type: ignore[union-attr]
 
     def test_a_second_resolution_schedules_a_new_visit(

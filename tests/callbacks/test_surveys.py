@@ -151,11 +151,13 @@ class TestLink:
     ) -> None:
         from aftersales.cases.services import case_transition
 
-        _, token = _link(callback_agent, agreed_visit)
+        survey, token = _link(callback_agent, agreed_visit)
         assert agreed_visit.case is not None
         case_transition(actor=agent, case=agreed_visit.case, action="reopen", reason="Again")
         error = _refused(token)
         assert (error.reason, error.status_code) == ("cancelled", 409)
+        cancelled = CaseEvent.objects.get(kind="return_visit", data__change="cancelled")
+        assert cancelled.data["cancelled_links"] == [survey.pk]
 
     def test_the_link_is_emailed_to_a_customer_whose_channel_is_email(
         self,
@@ -348,6 +350,7 @@ class TestPhone:
         assert _refused(token).reason == "cancelled"
         event = CaseEvent.objects.get(kind="survey", data__change="answered")
         assert event.actor == callback_agent
+        assert event.data["cancelled_links"] == [link.pk]
         with pytest.raises(ApplicationError) as exc:
             survey_record_phone(actor=callback_agent, visit=agreed_visit, answers=HAPPY)
         assert (exc.value.code, exc.value.status_code) == ("survey_answered", 409)

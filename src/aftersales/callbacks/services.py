@@ -174,10 +174,10 @@ def visits_cancel_for_case(*, case: Case, actor: User | None, at: dt.datetime) -
             visit.case = case
             visit.status = ReturnVisit.Status.CANCELLED
             visit.save(update_fields=["status"])
-            Survey.objects.filter(visit=visit, status=Survey.Status.OPEN).update(
-                status=Survey.Status.CANCELLED
-            )
-            _visit_event(visit, change="cancelled", actor=actor, at=at)
+            open_links = Survey.objects.filter(visit=visit, status=Survey.Status.OPEN)
+            cancelled = list(open_links.order_by("pk").values_list("pk", flat=True))
+            open_links.update(status=Survey.Status.CANCELLED)
+            _visit_event(visit, change="cancelled", actor=actor, at=at, cancelled_links=cancelled)
         return len(visits)
 
 

@@ -366,7 +366,10 @@ def survey_record_phone(
             actor=actor, visit=visit, purpose=Purpose.SURVEYS, consent_given=consent_given
         )
         now = clock.now()
-        visit.surveys.filter(status=Survey.Status.OPEN).update(status=Survey.Status.CANCELLED)
+        # The open link is superseded by the answer on the call; the answer's event names it.
+        open_links = visit.surveys.filter(status=Survey.Status.OPEN)
+        cancelled = list(open_links.order_by("pk").values_list("pk", flat=True))
+        open_links.update(status=Survey.Status.CANCELLED)
         survey = Survey(
             customer=visit.customer,
             case=visit.case,
@@ -379,7 +382,9 @@ def survey_record_phone(
         survey.save()
         survey.follow_up = _follow_up(survey, actor=actor, channel=Channel.PHONE, visit=visit)
         survey.save(update_fields=["follow_up"])
-        survey_event_record(survey, change="answered", actor=actor, at=now)
+        survey_event_record(
+            survey, change="answered", actor=actor, at=now, cancelled_links=cancelled
+        )
         return survey
 
 
