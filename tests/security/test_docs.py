@@ -27,6 +27,9 @@ COLUMNS = [
     "complaints.review_complaint",
     "complaints.approve_compensation",
     "callbacks.work_return_visit",
+    "parts.reserve_part",
+    "parts.move_stock",
+    "parts.approve_replenishment",
 ]
 
 

@@ -156,19 +156,63 @@ _SERVICE_RULES = [
 ]
 _SERVICE_REPORTS = ["complaints.view_complaint_report", "callbacks.view_callback_report"]
 
+# Spare parts (备品配件): whoever works cases sees stock and reserves parts for their cases;
+# warehouse staff run the stock and its planning; managers own the policies and settings.
+_PARTS_VIEW = [
+    "parts.view_part",
+    "parts.view_location",
+    "parts.view_stockbalance",
+    "parts.view_reservation",
+    "parts.view_backorder",
+]
+_PARTS_CASE = [*_PARTS_VIEW, "parts.reserve_part"]
+_PARTS_PLANNING_VIEW = [
+    "parts.view_stockmovement",
+    "parts.view_transfer",
+    "parts.view_cyclecount",
+    "parts.view_supplier",
+    "parts.view_forecast",
+    "parts.view_stockpolicy",
+    "parts.view_stocktarget",
+    "parts.view_purchaseorder",
+    "parts.view_demandevent",
+    "parts.view_forecastoverride",
+]
+_PARTS_WAREHOUSE = [
+    *_PARTS_CASE,
+    *_PARTS_PLANNING_VIEW,
+    "parts.add_part",
+    "parts.change_part",
+    "parts.add_supplier",
+    "parts.change_supplier",
+    "parts.add_location",
+    "parts.change_location",
+    "parts.move_stock",
+    "parts.plan_parts",
+    "parts.approve_replenishment",
+]
+_PARTS_RULES = [
+    "parts.view_stockpolicy",
+    "parts.add_stockpolicy",
+    "parts.change_stockpolicy",
+    "parts.view_partssettings",
+    "parts.change_partssettings",
+]
+
 # Reading the audit log (core.audit): supervisors and up see every row; the reading is audited.
 _AUDIT = ["core.view_auditevent"]
 
 # Codenames as "app_label.codename"; created by migrations (model defaults and Meta.permissions).
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.FRONTLINE_AGENT: [*_CASE_WORK, *_COMPLAINT_WORK, *_VISITS_VIEW],
+    Role.FRONTLINE_AGENT: [*_CASE_WORK, *_COMPLAINT_WORK, *_VISITS_VIEW, *_PARTS_CASE],
     Role.SENIOR_AGENT: [
         *_CASE_WORK,
         "customers.merge_customer",
         *_COMPLAINT_WORK,
         *_VISITS_VIEW,
+        *_PARTS_CASE,
     ],
-    Role.TECH_SUPPORT: [*_CASE_WORK, "complaints.view_complaint", *_VISITS_VIEW],
+    Role.TECH_SUPPORT: [*_CASE_WORK, "complaints.view_complaint", *_VISITS_VIEW, *_PARTS_CASE],
     # Technicians call and visit the customers of their work orders, but see no revenue.
     Role.TECHNICIAN: [
         "cases.view_case",
@@ -177,6 +221,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "customers.view_contact",
         "customers.reveal_contact",
         "catalog.view_unit",
+        *_PARTS_CASE,
     ],
     Role.CALLBACK_AGENT: [
         "cases.view_case",
@@ -206,7 +251,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "complaints.review_complaint",
         *_VISITS_VIEW,
     ],
-    Role.WAREHOUSE: ["catalog.view_unit", "catalog.view_productmodel"],
+    Role.WAREHOUSE: ["catalog.view_unit", "catalog.view_productmodel", *_PARTS_WAREHOUSE],
     Role.SUPERVISOR: [
         *_CASE_WORK,
         "cases.close_case",
@@ -219,6 +264,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_COMPLAINT_WORK,
         *_VISITS_WORK,
         *_SERVICE_REPORTS,
+        *_PARTS_CASE,
+        *_PARTS_PLANNING_VIEW,
     ],
     # 区域经理: a supervisor's work over every team of their regions.
     Role.REGIONAL_MANAGER: [
@@ -233,6 +280,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_COMPLAINT_WORK,
         *_VISITS_WORK,
         *_SERVICE_REPORTS,
+        *_PARTS_CASE,
+        *_PARTS_PLANNING_VIEW,
     ],
     Role.MANAGER: [
         *_CASE_WORK,
@@ -253,6 +302,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_VISITS_WORK,
         *_SERVICE_REPORTS,
         *_SERVICE_RULES,
+        *_PARTS_CASE,
+        *_PARTS_PLANNING_VIEW,
+        *_PARTS_RULES,
+        "parts.plan_parts",
+        "parts.approve_replenishment",
     ],
     Role.ADMINISTRATOR: [
         *_CASE_WORK,
@@ -287,6 +341,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "integrations.add_webhook",
         "integrations.change_webhook",
         "integrations.view_webhookdelivery",
+        *_PARTS_VIEW,
+        *_PARTS_RULES,
     ],
 }
 

@@ -242,6 +242,7 @@ class CaseEvent(models.Model):
         COMPENSATION = "compensation", _("Compensation")
         RETURN_VISIT = "return_visit", _("Return visit")
         SURVEY = "survey", _("Survey")
+        PARTS = "parts", _("Spare parts")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")

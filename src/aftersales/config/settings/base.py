@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "aftersales.privacy",
     "aftersales.complaints",
     "aftersales.callbacks",
+    "aftersales.parts",
     "aftersales.web",
 ]
 
