@@ -62,6 +62,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/queue.py
 	$(BIN)/python benchmarks/sla_sweep.py
+	$(BIN)/python benchmarks/forecast_carparts.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -35,6 +35,7 @@ def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
     from aftersales.cases.routing_defaults import default_rules_install
     from aftersales.complaints.defaults import complaints_defaults_ensure
     from aftersales.core.calendars import default_calendars_ensure
+    from aftersales.parts.defaults import parts_defaults_ensure
     from aftersales.sla.defaults import sla_defaults_ensure
 
     if not Permission.objects.exists():
@@ -47,6 +48,7 @@ def _reference_data_after_flush(request: pytest.FixtureRequest) -> None:
     default_rules_install()
     callbacks_defaults_ensure()
     complaints_defaults_ensure()
+    parts_defaults_ensure()
 
 
 @pytest.fixture

@@ -86,6 +86,126 @@ def _complaint_write(suffix: str, perm: str, body: Any = None) -> Endpoint:
     return Endpoint(_complaint(suffix), obj="case", perm=perm, body=lambda w: body or {})
 
 
+def _parts_api_records(w: World) -> dict[str, Any]:
+    """What the parts API endpoints of the matrix address, on top of `_parts`: a repairable
+    part with defective stock, a supplier, transfers, a count, purchase orders and planning
+    records; made on first use, the same on every later call in the test."""
+    from aftersales.core.services import number_allocate
+    from aftersales.parts import models as pm
+
+    p = _parts(w)
+    now, central, outlet, part = p["now"], p["central"], p["outlet"], p["part"]
+    spare, made = pm.Part.objects.get_or_create(
+        number="MX-P-200",
+        defaults={
+            "name_zh": "主板",
+            "name_en": "Board",
+            "unit_cost": 20,
+            "is_repairable": True,
+            "created_at": now,
+        },
+    )
+    if made:
+        pm.StockBalance.objects.create(
+            part=spare, location=central, kind="defective", on_hand=5, updated_at=now
+        )
+        supplier = pm.Supplier.objects.create(code="MX-SUP-API", name="Supplier")
+        suggested = pm.Transfer.objects.create(
+            number="TR-MX-API-1",
+            source=central,
+            destination=outlet,
+            status="suggested",
+            created_at=now,
+        )
+        pm.TransferLine.objects.create(transfer=suggested, part=part, quantity=1)
+        shipped = pm.Transfer.objects.create(
+            number="TR-MX-API-2",
+            source=central,
+            destination=outlet,
+            status="in_transit",
+            created_at=now,
+        )
+        pm.TransferLine.objects.create(transfer=shipped, part=part, quantity=1)
+        pm.StockBalance.objects.create(
+            part=part, location=outlet, kind="new", in_transit=1, updated_at=now
+        )
+        # Count numbers are "CC" + month + sequence: the month's first contains the customer
+        # marker ("C" + month + 0000001), so it is used up here.
+        number_allocate(prefix="CC")
+        count = pm.CycleCount.objects.create(number="CC-MX-API", location=central, created_at=now)
+        pm.CycleCountLine.objects.create(count=count, part=part, expected=50, counted=50)
+        for number, status in (("PO-MX-API-D", "draft"), ("PO-MX-API-A", "approved")):
+            order = pm.PurchaseOrder.objects.create(
+                number=number, supplier=supplier, location=central, status=status, created_at=now
+            )
+            pm.PurchaseOrderLine.objects.create(order=order, part=part, quantity=5, unit_price=9)
+        pm.ForecastRun.objects.create(
+            started_at=now, origin=dt.date(2026, 11, 1), horizon=12, status="done"
+        )
+        pm.DemandEvent.objects.create(
+            name="launch",
+            kind="launch",
+            part=part,
+            starts_on=dt.date(2027, 1, 1),
+            ends_on=dt.date(2027, 1, 31),
+            created_at=now,
+        )
+        pm.ForecastOverride.objects.create(
+            part=part,
+            starts_on=dt.date(2027, 1, 1),
+            ends_on=dt.date(2027, 1, 1),
+            quantity=2,
+            reason="x",
+            author=w.user,
+            created_at=now,
+            expires_at=now + dt.timedelta(days=30),
+        )
+    count = pm.CycleCount.objects.get(location=central)
+    return {
+        **p,
+        "spare": spare,
+        "count": count,
+        "count_line": count.lines.get().pk,
+        "draft_line": pm.PurchaseOrderLine.objects.get(order__number="PO-MX-API-D").pk,
+        "approved_line": pm.PurchaseOrderLine.objects.get(order__number="PO-MX-API-A").pk,
+        "run": pm.ForecastRun.objects.get().pk,
+        "event": pm.DemandEvent.objects.get().pk,
+        "override": pm.ForecastOverride.objects.get().pk,
+    }
+
+
+def _parts_api(kind: str, suffix: str = "") -> Build:
+    """The API path of the parts record of `kind` (see `_parts_api_records`), plus `suffix`."""
+
+    def build(w: World) -> str:
+        r = _parts_api_records(w)
+        path = {
+            "part": f"/parts/{r['part'].number}",
+            "location": f"/parts/locations/{r['central'].code}/stock",
+            "suggested": "/parts/transfers/TR-MX-API-1",
+            "in_transit": "/parts/transfers/TR-MX-API-2",
+            "count": f"/parts/counts/{r['count'].number}",
+            "count_line": f"/parts/counts/{r['count'].number}/lines/{r['count_line']}",
+            "run": f"/parts/forecasts/runs/{r['run']}",
+            "event": f"/parts/events/{r['event']}",
+            "override": f"/parts/overrides/{r['override']}",
+            "draft": "/parts/purchase-orders/PO-MX-API-D",
+            "draft_line": f"/parts/purchase-orders/PO-MX-API-D/lines/{r['draft_line']}",
+            "approved": "/parts/purchase-orders/PO-MX-API-A",
+        }[kind]
+        return path + suffix
+
+    return build
+
+
+def _parts_api_stock(w: World, *, spare: bool = False, **fields: Any) -> dict[str, Any]:
+    """A stock request body: one unit of the part (or the repairable spare) at the central
+    warehouse, with `fields`."""
+    r = _parts_api_records(w)
+    part = r["spare"] if spare else r["part"]
+    return {"part": part.number, "location": r["central"].code, "quantity": 1, **fields}
+
+
 NOTE = {"body": "MARKER-note"}
 
 # "METHOD /api/v1/path" as in the OpenAPI document -> its declaration.
@@ -432,7 +552,295 @@ API: dict[str, Endpoint] = {
         "complaints.review_complaint",
         {"findings": "x", "responsibility": "service"},
     ),
+    # spare parts: stock and planning records are not scoped (the permission decides); a
+    # reservation or backorder belongs to a case, found only within the reader's case scope
+    # (by id, warehouse staff reach every case's: tests/parts/test_api.py; here the ids match
+    # nothing, so every reader outside the foreign case gets 403 or 404).
+    "GET /api/v1/parts": Endpoint(lambda w: "/parts?q=MX", perm="parts.view_part"),
+    "POST /api/v1/parts": Endpoint(
+        lambda w: "/parts",
+        perm="parts.add_part",
+        body=lambda w: {"number": "MX-NEW", "name_zh": "新", "name_en": "New", "unit_cost": "1"},
+        ok=201,
+    ),
+    "GET /api/v1/parts/{number}": Endpoint(_parts_api("part"), perm="parts.view_part"),
+    "POST /api/v1/parts/{number}/supersede": Endpoint(
+        _parts_api("part", "/supersede"),
+        perm="parts.change_part",
+        body=lambda w: {"by": _parts_api_records(w)["spare"].number},
+    ),
+    "GET /api/v1/parts/{number}/forecast": Endpoint(
+        _parts_api("part", "/forecast"), perm="parts.view_forecast"
+    ),
+    "GET /api/v1/parts/locations": Endpoint(
+        lambda w: "/parts/locations", perm="parts.view_location"
+    ),
+    "GET /api/v1/parts/locations/{code}/stock": Endpoint(
+        _parts_api("location"), perm="parts.view_stockbalance"
+    ),
+    "GET /api/v1/parts/ledger": Endpoint(
+        lambda w: "/parts/ledger", perm="parts.view_stockmovement"
+    ),
+    "POST /api/v1/parts/reservations": Endpoint(
+        lambda w: "/parts/reservations",
+        obj="case",
+        perm="parts.reserve_part",
+        body=lambda w: _parts_api_stock(w, case=w.case.number, backorder=False),
+    ),
+    "GET /api/v1/parts/reservations": Endpoint(
+        lambda w: f"/parts/reservations?case={w.case.number}",
+        obj="case",
+        perm="parts.view_reservation",
+    ),
+    "POST /api/v1/parts/reservations/{reservation_id}/issue": Endpoint(
+        lambda w: "/parts/reservations/999999/issue",
+        obj="case",
+        perm="parts.reserve_part",
+        body=lambda w: {},
+    ),
+    "POST /api/v1/parts/reservations/{reservation_id}/release": Endpoint(
+        lambda w: "/parts/reservations/999999/release", obj="case", perm="parts.reserve_part"
+    ),
+    "POST /api/v1/parts/reservations/{reservation_id}/return": Endpoint(
+        lambda w: "/parts/reservations/999999/return",
+        obj="case",
+        perm="parts.reserve_part",
+        body=lambda w: {"quantity": 1},
+    ),
+    "GET /api/v1/parts/backorders": Endpoint(
+        lambda w: "/parts/backorders", perm="parts.view_backorder"
+    ),
+    "POST /api/v1/parts/backorders/{backorder_id}/cancel": Endpoint(
+        lambda w: "/parts/backorders/999999/cancel", obj="case", perm="parts.reserve_part"
+    ),
+    "POST /api/v1/parts/receipts": Endpoint(
+        lambda w: "/parts/receipts",
+        perm="parts.move_stock",
+        body=lambda w: _parts_api_stock(w),
+        ok=201,
+    ),
+    "POST /api/v1/parts/adjustments": Endpoint(
+        lambda w: "/parts/adjustments",
+        perm="parts.move_stock",
+        body=lambda w: _parts_api_stock(w, quantity=-1, reason="lost"),
+        ok=201,
+    ),
+    "POST /api/v1/parts/scrap": Endpoint(
+        lambda w: "/parts/scrap",
+        perm="parts.move_stock",
+        body=lambda w: _parts_api_stock(w),
+        ok=201,
+    ),
+    "POST /api/v1/parts/defective": Endpoint(
+        lambda w: "/parts/defective",
+        perm="parts.move_stock",
+        body=lambda w: _parts_api_stock(w),
+        ok=201,
+    ),
+    "POST /api/v1/parts/defective/return": Endpoint(
+        lambda w: "/parts/defective/return",
+        perm="parts.move_stock",
+        body=lambda w: _parts_api_stock(w, spare=True, supplier="MX-SUP-API"),
+        ok=201,
+    ),
+    "POST /api/v1/parts/refurbish": Endpoint(
+        lambda w: "/parts/refurbish",
+        perm="parts.move_stock",
+        body=lambda w: _parts_api_stock(w, spare=True),
+        ok=201,
+    ),
+    "POST /api/v1/parts/transfers": Endpoint(
+        lambda w: "/parts/transfers",
+        perm="parts.move_stock",
+        body=lambda w: {
+            "source": _parts_api_records(w)["central"].code,
+            "destination": _parts_api_records(w)["outlet"].code,
+            "lines": [{"part": _parts_api_records(w)["part"].number, "quantity": 1}],
+        },
+        ok=201,
+    ),
+    "GET /api/v1/parts/transfers": Endpoint(
+        lambda w: "/parts/transfers", perm="parts.view_transfer"
+    ),
+    "POST /api/v1/parts/transfers/{number}/ship": Endpoint(
+        _parts_api("suggested", "/ship"), perm="parts.move_stock"
+    ),
+    "POST /api/v1/parts/transfers/{number}/receive": Endpoint(
+        _parts_api("in_transit", "/receive"), perm="parts.move_stock", body=lambda w: {}
+    ),
+    "POST /api/v1/parts/transfers/{number}/cancel": Endpoint(
+        _parts_api("suggested", "/cancel"), perm="parts.move_stock"
+    ),
+    "POST /api/v1/parts/transfers/{number}/approve": Endpoint(
+        _parts_api("suggested", "/approve"), perm="parts.approve_replenishment"
+    ),
+    "POST /api/v1/parts/counts": Endpoint(
+        lambda w: "/parts/counts",
+        perm="parts.move_stock",
+        body=lambda w: {"location": _parts_api_records(w)["central"].code},
+        ok=201,
+    ),
+    "POST /api/v1/parts/counts/{number}/lines/{line_id}": Endpoint(
+        _parts_api("count_line"), perm="parts.move_stock", body=lambda w: {"counted": 50}
+    ),
+    "POST /api/v1/parts/counts/{number}/post": Endpoint(
+        _parts_api("count", "/post"), perm="parts.move_stock"
+    ),
+    "POST /api/v1/parts/classification/run": Endpoint(
+        lambda w: "/parts/classification/run", perm="parts.plan_parts", ok=201
+    ),
+    "GET /api/v1/parts/classification/matrix": Endpoint(
+        lambda w: "/parts/classification/matrix", perm="parts.view_stockpolicy"
+    ),
+    "POST /api/v1/parts/forecasts/run": Endpoint(
+        lambda w: "/parts/forecasts/run", perm="parts.plan_parts", ok=201
+    ),
+    "GET /api/v1/parts/forecasts/runs": Endpoint(
+        lambda w: "/parts/forecasts/runs", perm="parts.view_forecast"
+    ),
+    "GET /api/v1/parts/forecasts/runs/{run_id}": Endpoint(
+        _parts_api("run"), perm="parts.view_forecast"
+    ),
+    "POST /api/v1/parts/events": Endpoint(
+        lambda w: "/parts/events",
+        perm="parts.plan_parts",
+        body=lambda w: {
+            "name": "recall",
+            "kind": "recall",
+            "part": _parts_api_records(w)["part"].number,
+            "starts_on": "2027-01-01",
+            "ends_on": "2027-02-28",
+            "factor": "2",
+        },
+        ok=201,
+    ),
+    "DELETE /api/v1/parts/events/{event_id}": Endpoint(
+        _parts_api("event"), perm="parts.plan_parts"
+    ),
+    "POST /api/v1/parts/overrides": Endpoint(
+        lambda w: "/parts/overrides",
+        perm="parts.plan_parts",
+        body=lambda w: {
+            "part": _parts_api_records(w)["part"].number,
+            "starts_on": "2027-01-01",
+            "ends_on": "2027-02-01",
+            "quantity": "3",
+            "reason": "launch",
+            "expires_at": _future(),
+        },
+        ok=201,
+    ),
+    "DELETE /api/v1/parts/overrides/{override_id}": Endpoint(
+        _parts_api("override"), perm="parts.plan_parts"
+    ),
+    "GET /api/v1/parts/accuracy": Endpoint(lambda w: "/parts/accuracy", perm="parts.view_forecast"),
+    "POST /api/v1/parts/replenishment/suggest": Endpoint(
+        lambda w: "/parts/replenishment/suggest", perm="parts.plan_parts", body=lambda w: {}
+    ),
+    "GET /api/v1/parts/replenishment/pending": Endpoint(
+        lambda w: "/parts/replenishment/pending", perm="parts.view_purchaseorder"
+    ),
+    "POST /api/v1/parts/purchase-orders/{number}/approve": Endpoint(
+        _parts_api("draft", "/approve"), perm="parts.approve_replenishment"
+    ),
+    "POST /api/v1/parts/purchase-orders/{number}/cancel": Endpoint(
+        _parts_api("draft", "/cancel"), perm="parts.approve_replenishment"
+    ),
+    "PATCH /api/v1/parts/purchase-orders/{number}/lines/{line_id}": Endpoint(
+        _parts_api("draft_line"), perm="parts.approve_replenishment", body=lambda w: {"quantity": 6}
+    ),
+    "POST /api/v1/parts/purchase-orders/{number}/receive": Endpoint(
+        _parts_api("approved", "/receive"),
+        perm="parts.move_stock",
+        body=lambda w: {"lines": [{"line": _parts_api_records(w)["approved_line"], "quantity": 1}]},
+    ),
+    "GET /api/v1/parts/service-curve": Endpoint(
+        lambda w: "/parts/service-curve", perm="parts.view_forecast"
+    ),
 }
+
+
+def _parts(w: World) -> dict[str, Any]:
+    """Spare-parts records for the parts pages (stock is not scoped: the permission decides);
+    made on first use, the same on every later call in the test."""
+    from aftersales.core import clock
+    from aftersales.parts.models import Location, Part, StockBalance
+
+    now = clock.now()
+    central, _ = Location.objects.get_or_create(
+        code="MX-WH", defaults={"name": "Central", "kind": "central"}
+    )
+    outlet, _ = Location.objects.get_or_create(
+        code="MX-OUT", defaults={"name": "Outlet", "kind": "outlet", "supplied_from": central}
+    )
+    part, _ = Part.objects.get_or_create(
+        number="MX-P-100",
+        defaults={"name_zh": "压缩机", "name_en": "Compressor", "unit_cost": 10, "created_at": now},
+    )
+    StockBalance.objects.get_or_create(
+        part=part, location=central, kind="new", defaults={"on_hand": 50, "updated_at": now}
+    )
+    return {"part": part, "central": central, "outlet": outlet, "now": now}
+
+
+def _parts_record(kind: str) -> Build:
+    """The path of a parts record of `kind`, made for the test."""
+
+    def build(w: World) -> str:
+        from aftersales.parts import models as pm
+
+        p = _parts(w)
+        if kind == "transfer":
+            t = pm.Transfer.objects.create(
+                number="TR-MX-1",
+                source=p["central"],
+                destination=p["outlet"],
+                status="suggested",
+                created_at=p["now"],
+            )
+            pm.TransferLine.objects.create(transfer=t, part=p["part"], quantity=1)
+            return f"/parts/transfers/{t.pk}/ship/"
+        if kind == "suggested":
+            t = pm.Transfer.objects.create(
+                number="TR-MX-2",
+                source=p["central"],
+                destination=p["outlet"],
+                status="suggested",
+                created_at=p["now"],
+            )
+            pm.TransferLine.objects.create(transfer=t, part=p["part"], quantity=1)
+            return f"/parts/replenishment/transfers/{t.pk}/approve/"
+        if kind == "count":
+            c = pm.CycleCount.objects.create(
+                number="CC-MX-1", location=p["central"], created_at=p["now"]
+            )
+            return f"/parts/counts/{c.pk}/"
+        if kind in ("run", "progress"):
+            r = pm.ForecastRun.objects.create(
+                started_at=p["now"], origin=dt.date(2026, 11, 1), horizon=12, status="done"
+            )
+            return f"/parts/forecast/runs/{r.pk}/" + ("progress/" if kind == "progress" else "")
+        if kind == "order":
+            supplier = pm.Supplier.objects.create(code="MX-SUP", name="Supplier")
+            o = pm.PurchaseOrder.objects.create(
+                number="PO-MX-1", supplier=supplier, location=p["central"], created_at=p["now"]
+            )
+            pm.PurchaseOrderLine.objects.create(order=o, part=p["part"], quantity=5, unit_price=9)
+            return f"/parts/replenishment/orders/{o.pk}/approve/"
+        # A backorder of the foreign case.
+        b = pm.Backorder.objects.create(
+            part=p["part"],
+            location=p["central"],
+            case=w.case,
+            quantity=1,
+            tier="regular",
+            tier_rank=1,
+            created_at=p["now"],
+        )
+        return f"/parts/backorders/{b.pk}/cancel/" if kind == "backorder" else "/parts/backorders/"
+
+    return build
+
 
 # URL name -> its declaration; page paths are absolute.
 PAGES: dict[str, Endpoint] = {
@@ -586,6 +994,76 @@ PAGES: dict[str, Endpoint] = {
         obj="case",
         perm="complaints.handle_complaint",
         body=lambda w: {"nature": "other", "severity": "minor"},
+    ),
+    # Spare parts: stock records are not scoped (the permission decides); a backorder belongs
+    # to a case, and warehouse staff, who serve every case, see its number.
+    "web:part_list": Endpoint(lambda w: "/parts/", perm="parts.view_part"),
+    "web:part_detail": Endpoint(
+        lambda w: f"/parts/{_parts(w)['part'].number}/", perm="parts.view_part"
+    ),
+    "web:part_action": Endpoint(
+        lambda w: f"/parts/{_parts(w)['part'].number}/receive/",
+        perm="parts.move_stock",
+        body=lambda w: {"location": _parts(w)["central"].pk, "kind": "new", "quantity": 1},
+        ok=302,
+    ),
+    "web:part_case_reserve": Endpoint(
+        lambda w: f"/parts/cases/{w.case.number}/reserve/",
+        obj="case",
+        perm="parts.reserve_part",
+        body=lambda w: {
+            "part": _parts(w)["part"].number,
+            "location": _parts(w)["central"].pk,
+            "quantity": 1,
+        },
+    ),
+    "web:part_backorders": Endpoint(
+        _parts_record("backorders"),
+        perm="parts.view_backorder",
+        shows=("case_number",),
+        discloses=("case",),
+    ),
+    "web:part_backorder_cancel": Endpoint(
+        _parts_record("backorder"), perm="parts.move_stock", body=lambda w: {}, ok=302
+    ),
+    "web:part_transfers": Endpoint(lambda w: "/parts/transfers/", perm="parts.view_transfer"),
+    "web:part_transfer_action": Endpoint(
+        _parts_record("transfer"), perm="parts.move_stock", body=lambda w: {}, ok=302
+    ),
+    "web:part_counts": Endpoint(lambda w: "/parts/counts/", perm="parts.view_cyclecount"),
+    "web:part_count": Endpoint(_parts_record("count"), perm="parts.view_cyclecount"),
+    "web:part_classification": Endpoint(
+        lambda w: "/parts/classification/", perm="parts.view_stockpolicy"
+    ),
+    "web:part_classification_run": Endpoint(
+        lambda w: "/parts/classification/run/", perm="parts.plan_parts", body=lambda w: {}, ok=302
+    ),
+    "web:part_forecast": Endpoint(lambda w: "/parts/forecast/", perm="parts.view_forecast"),
+    "web:part_forecast_start": Endpoint(
+        lambda w: "/parts/forecast/run/", perm="parts.plan_parts", body=lambda w: {}, ok=302
+    ),
+    "web:part_forecast_run": Endpoint(_parts_record("run"), perm="parts.view_forecast"),
+    "web:part_forecast_progress": Endpoint(_parts_record("progress"), perm="parts.view_forecast"),
+    "web:part_service_curve": Endpoint(
+        lambda w: "/parts/service-curve/", perm="parts.view_forecast"
+    ),
+    "web:part_replenishment": Endpoint(
+        lambda w: "/parts/replenishment/", perm="parts.view_purchaseorder"
+    ),
+    "web:part_replenishment_suggest": Endpoint(
+        lambda w: "/parts/replenishment/suggest/",
+        perm="parts.plan_parts",
+        body=lambda w: {},
+        ok=302,
+    ),
+    "web:part_order_action": Endpoint(
+        _parts_record("order"), perm="parts.approve_replenishment", body=lambda w: {}, ok=302
+    ),
+    "web:part_suggested_transfer_approve": Endpoint(
+        _parts_record("suggested"),
+        perm="parts.approve_replenishment",
+        body=lambda w: {},
+        ok=302,
     ),
 }
 

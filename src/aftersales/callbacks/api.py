@@ -55,7 +55,7 @@ class PhoneAnswersIn(AnswersIn):
     consent_given: bool = False
 
 
-class ConsentIn(StrictIn):
+class VisitConsentIn(StrictIn):
     """`consent_given`: the customer agreed on this call (surveys and offers are opt-in)."""
 
     consent_given: bool = False
@@ -75,7 +75,7 @@ class RecommendIn(StrictIn):
     consent_given: bool = False
 
 
-class DecideIn(StrictIn):
+class RecommendationDecideIn(StrictIn):
     outcome: OutcomeT
 
 
@@ -385,7 +385,7 @@ def visit_survey_phone(
     "/{int:visit_id}/survey-link", response=LinkOut, summary="Create a one-time survey link"
 )
 def visit_survey_link(
-    request: HttpRequest, visit_id: int, payload: ConsentIn | None = None
+    request: HttpRequest, visit_id: int, payload: VisitConsentIn | None = None
 ) -> dict[str, Any]:
     """A one-time, expiring, signed link for the customer; the token is shown only here."""
     survey, token = surveys.survey_send_link(
@@ -456,7 +456,7 @@ def visit_recommend(request: HttpRequest, visit_id: int, payload: RecommendIn) -
     summary="Record the customer's answer to a recommendation",
 )
 def visit_recommendation_decide(
-    request: HttpRequest, visit_id: int, recommendation_id: int, payload: DecideIn
+    request: HttpRequest, visit_id: int, recommendation_id: int, payload: RecommendationDecideIn
 ) -> dict[str, Any]:
     visit = _get(request, visit_id, work=True)
     reco = get_object_or_404(Recommendation, pk=recommendation_id, visit=visit)

@@ -177,7 +177,7 @@ class CustomerRef(Schema):
     tier: str
 
 
-class ClockOut(Schema):
+class ComplaintClockOut(Schema):
     metric: str
     state: str
     due_at: dt.datetime | None
@@ -269,7 +269,7 @@ class ComplaintOut(Schema):
     answered_at: dt.datetime | None
     closed_at: dt.datetime | None
     reopen_count: int
-    clocks: list[ClockOut]
+    clocks: list[ComplaintClockOut]
     reviews: list[ReviewOut]
     proposals: list[ProposalOut]
     actions: list[ActionOut]

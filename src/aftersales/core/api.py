@@ -185,6 +185,7 @@ def _register_routers() -> None:
     from aftersales.complaints.api import router as complaints_router
     from aftersales.core.audit_api import router as audit_router
     from aftersales.customers.api import router as customers_router
+    from aftersales.parts.api import router as parts_router
     from aftersales.privacy.api import router as privacy_router
     from aftersales.sla.api import router as sla_router
 
@@ -198,6 +199,7 @@ def _register_routers() -> None:
     api.add_router("/privacy", privacy_router)
     api.add_router("/callbacks", callbacks_router)
     api.add_router("/surveys", surveys_router)
+    api.add_router("/parts", parts_router)
 
 
 _register_routers()

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from aftersales.customers.models import Tier
 
@@ -46,7 +47,9 @@ class Part(models.Model):
         verbose_name=_("superseded by"),
     )
     is_critical = models.BooleanField(
-        _("critical"), default=False, help_text=_("A repair cannot be finished without it.")
+        pgettext_lazy("part", "critical"),
+        default=False,
+        help_text=_("A repair cannot be finished without it."),
     )
     is_repairable = models.BooleanField(
         _("repairable"),
@@ -91,7 +94,7 @@ class Part(models.Model):
 
 class Supplier(models.Model):
     code = models.CharField(_("code"), max_length=30, unique=True)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -145,7 +148,7 @@ class Location(models.Model):
     """
 
     code = models.CharField(_("code"), max_length=30, unique=True)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=10, choices=LocationKind.choices)
     region = models.CharField(_("region"), max_length=10, blank=True)
     supplied_from = models.ForeignKey(
@@ -184,7 +187,7 @@ class Location(models.Model):
 
 
 class StockKind(models.TextChoices):
-    NEW = "new", _("New")
+    NEW = "new", pgettext_lazy("stock kind", "New")
     REFURBISHED = "refurbished", _("Refurbished")
     LOAN = "loan", _("Loan pool")
     DEFECTIVE = "defective", _("Defective, awaiting return")
@@ -533,7 +536,7 @@ class Transfer(models.Model):
     class Status(models.TextChoices):
         SUGGESTED = "suggested", _("Suggested")
         IN_TRANSIT = "in_transit", _("In transit")
-        RECEIVED = "received", _("Received")
+        RECEIVED = "received", pgettext_lazy("goods", "Received")
         CANCELLED = "cancelled", _("Cancelled")
 
     number = models.CharField(max_length=20, unique=True)
@@ -707,14 +710,14 @@ class StockPolicy(models.Model):
         REGIONAL = "regional", _("Regional warehouses")
         FORWARD = "forward", _("Forward: outlets and vans")
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=100)
     rank = models.PositiveIntegerField(_("rank"), default=100)
     is_active = models.BooleanField(_("active"), default=True)
     abc_class = models.CharField(_("ABC class"), max_length=1, blank=True)
     sbc_class = models.CharField(
         _("demand pattern"), max_length=12, choices=SbcClass.choices, blank=True
     )
-    critical = models.BooleanField(_("critical"), null=True, blank=True)
+    critical = models.BooleanField(pgettext_lazy("part", "critical"), null=True, blank=True)
     service_measure = models.CharField(
         _("service measure"), max_length=10, choices=Measure.choices, default=Measure.FILL_RATE
     )
@@ -758,7 +761,7 @@ class DemandEvent(models.Model):
         PROMOTION = "promotion", _("Promotion")
         OTHER = "other", _("Other")
 
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     part = models.ForeignKey(
         Part, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
@@ -829,7 +832,7 @@ class ForecastRun(models.Model):
     """One forecasting run over every active part; its progress is shown while it runs."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", _("Running")
+        RUNNING = "running", pgettext_lazy("forecast run", "Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
@@ -951,7 +954,7 @@ class PurchaseOrder(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         APPROVED = "approved", _("Approved")
-        RECEIVED = "received", _("Received")
+        RECEIVED = "received", pgettext_lazy("goods", "Received")
         CANCELLED = "cancelled", _("Cancelled")
 
     number = models.CharField(max_length=20, unique=True)

@@ -28,6 +28,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("web:customer_search", "customers"))
     if user.has_perm("catalog.view_unit"):
         items.append(("web:unit_list", "units"))
+    if user.has_perm("parts.view_part"):
+        items.append(("web:part_list", "parts"))
     if user.has_perm("customers.view_tier_report"):
         items.append(("web:customer_tiers", "tiers"))
     if user.has_perm("core.view_auditevent"):

@@ -111,6 +111,8 @@ from aftersales.core.services import audit_bulk_append
 from aftersales.customers import services as customer_services
 from aftersales.customers.contacts import contact_normalize
 from aftersales.customers.models import Address, Channel, ContactPoint, Customer, Tier
+from aftersales.parts.demo import PartsDemo, parts_demo_prepare
+from aftersales.parts.models import Backorder, Part, PurchaseOrder, Transfer
 from aftersales.sla.clocks import LIVE_CHANNELS
 from aftersales.sla.services import sla_clocks_rebuild
 
@@ -2718,6 +2720,7 @@ class SeedReport:
     complaints: dict[str, int] = field(default_factory=dict)  # by status
     return_visits: dict[str, int] = field(default_factory=dict)  # by status
     surveys: int = 0  # answered
+    parts: PartsDemo | None = None
 
 
 def has_data() -> bool:
@@ -2885,11 +2888,13 @@ def _apply_services(
     customers: dict[int, Customer],
     units: dict[int, Unit],
     until: dt.datetime | None = None,
+    on_step: Callable[[Case, Step], None] | None = None,
 ) -> Case:
     """Replay a plan through the case services, each step at its own past moment.
 
     Nothing is done after `until` (default: now): a return visit whose call would come later
-    stays on the callback worklist."""
+    stays on the callback worklist. `on_step(case, step)` runs before each step after the
+    opening (the parts demo reserves and issues a repair's parts before its resolution)."""
     until = until or clock.now()
     case: Case | None = None
     for step in plan.steps:
@@ -2910,6 +2915,8 @@ def _apply_services(
                 )
             continue
         assert case is not None
+        if on_step is not None:
+            on_step(case, step)
         if step.action == "callback":
             case = _callback_apply(case, step, users=users, teams=teams, until=until)
         else:
@@ -3026,6 +3033,7 @@ def _open_cases_through_services(
     teams: dict[str, Team],
     show: bool,
     until: dt.datetime | None = None,
+    on_step: Callable[[Case, Step], None] | None = None,
 ) -> list[Case]:
     """Replay the plans through the services; returns their cases, in plan order."""
     customer_ids = {p.customer.pk for p in plans}
@@ -3045,6 +3053,7 @@ def _open_cases_through_services(
                         customers=customers,
                         units=units,
                         until=until,
+                        on_step=on_step,
                     )
                 )
         bar.update(len(batch))
@@ -3927,8 +3936,17 @@ def seed_demo(
     with clock.frozen_at(now - dt.timedelta(days=WINDOW_DAYS)):
         customer_services.tiers_recompute()
     plans = case_plans(random.Random(f"{seed}:cases"), now, refs, cases)  # nosec B311  # reproducible demo data, not a secret
+    # Spare parts before the cases: a repair's parts are reserved while its case is open.
+    parts = parts_demo_prepare(
+        users=users, teams=teams, models=models, plans=plans, now=now, show=show_progress, seed=seed
+    )
     written = _open_cases_through_services(
-        plans, users=users, teams=teams, show=show_progress, until=now
+        plans,
+        users=users,
+        teams=teams,
+        show=show_progress,
+        until=now,
+        on_step=parts.before_step,
     )
     complaints_rng = random.Random(f"{seed}:complaints")  # nosec B311  # reproducible demo data, not a secret
     complaint_count = round(cases * BASE_COMPLAINTS / BASE_CASES)
@@ -3956,6 +3974,7 @@ def seed_demo(
         customer_services.tiers_recompute()
     care_rng = random.Random(f"{seed}:care")  # nosec B311  # reproducible demo data, not a secret
     _care_calls(users, rng=care_rng, now=now, show=show_progress)
+    report.parts = parts.finish()
     report.teams = Team.objects.count()
     report.staff = User.objects.count()
     report.product_models = ProductModel.objects.count()
@@ -4090,7 +4109,8 @@ class DemoTourStop:
 
 
 def demo_tour() -> list[DemoTourStop]:
-    """Where the complaints and return visits of this database are worth a look, and as whom."""
+    """Where the complaints, return visits and spare parts of this database are worth a look,
+    and as whom."""
     stops = []
     proposal = (
         CompensationProposal.objects.filter(
@@ -4144,6 +4164,55 @@ def demo_tour() -> list[DemoTourStop]:
             "satisfaction figures at callbacks/report/",
         )
     )
+    return stops + _parts_tour()
+
+
+def _parts_tour() -> list[DemoTourStop]:
+    """The spare-parts stops: the scarce part's queue, replenishment, classification, curve."""
+    if not Part.objects.exists():
+        return []
+    stops = []
+    waiting = Backorder.objects.filter(status=Backorder.Status.WAITING).select_related(
+        "part", "case", "location"
+    )
+    scarce = waiting.values_list("part_id", flat=True).first()
+    if scarce is not None:
+        queue = list(waiting.filter(part_id=scarce))  # in the order they are served
+        part = queue[0].part
+        order = ", then ".join(f"{b.tier} {b.case.number}" for b in queue)
+        asked_last = len(queue) > 1 and queue[0].created_at == max(b.created_at for b in queue)
+        stops.append(
+            DemoTourStop(
+                f"parts/{part.number}/",
+                "warehouse",
+                f"Scarce critical part {part.number} ({part.name_en}): none free at "
+                f"{queue[0].location.code}; the queue serves {order}"
+                + (" (first, though it asked last)" if asked_last else "")
+                + ". Receive stock here and the first in the queue gets it.",
+            )
+        )
+    drafts = PurchaseOrder.objects.filter(status=PurchaseOrder.Status.DRAFT).count()
+    suggested = Transfer.objects.filter(status=Transfer.Status.SUGGESTED).count()
+    stops += [
+        DemoTourStop(
+            "parts/replenishment/",
+            "warehouse",
+            f"{drafts} draft purchase orders and {suggested} suggested transfers from the "
+            "replenishment run, each line with its position, reorder point and order-up-to "
+            "level: approve a purchase order.",
+        ),
+        DemoTourStop(
+            "parts/classification/",
+            "warehouse (or manager)",
+            "ABC x XYZ and demand patterns (smooth / erratic / intermittent / lumpy) of every "
+            "part, with the moves of the latest classification run.",
+        ),
+        DemoTourStop(
+            "parts/service-curve/",
+            "warehouse (or manager)",
+            "Service level against stock cost: what each extra point of fill rate costs.",
+        ),
+    ]
     return stops
 
 

@@ -15,4 +15,5 @@ urlpatterns = [
     path("audit/", include("aftersales.core.urls")),
     path("privacy/", include("aftersales.privacy.urls")),
     path("callbacks/", include("aftersales.callbacks.urls")),
+    path("parts/", include("aftersales.parts.urls")),
 ]

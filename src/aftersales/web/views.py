@@ -13,6 +13,10 @@ from aftersales.accounts.forms import StaffAuthenticationForm
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The case queue; for those who work stock and not cases (warehouse staff), the parts."""
+    user = request.user
+    if not user.has_perm("cases.view_case") and user.has_perm("parts.view_part"):
+        return redirect("web:part_list")
     return redirect("web:case_queue")
 
 

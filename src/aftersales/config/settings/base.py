@@ -202,6 +202,28 @@ CELERY_BEAT_SCHEDULE = {
         "task": "callbacks.care_calls_schedule",
         "schedule": crontab(hour=6, minute=15),
     },
+    # Spare parts: reservations lapse, then the month's classification and forecast, targets
+    # from the new forecast, and replenishment suggestions every morning for the warehouse.
+    "parts-reservations-expire": {
+        "task": "parts.reservations_expire",
+        "schedule": crontab(minute="*/15"),
+    },
+    "parts-classify": {
+        "task": "parts.classify",
+        "schedule": crontab(day_of_month=1, hour=3, minute=0),
+    },
+    "parts-forecast": {
+        "task": "parts.forecast",
+        "schedule": crontab(day_of_month=1, hour=4, minute=0),
+    },
+    "parts-targets": {
+        "task": "parts.targets",
+        "schedule": crontab(day_of_month=1, hour=5, minute=0),
+    },
+    "parts-replenishment": {
+        "task": "parts.replenishment_suggest",
+        "schedule": crontab(hour=5, minute=30),
+    },
 }
 CELERY_TASK_ACKS_LATE = True  # a task lost with a killed worker is delivered again
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -362,6 +384,10 @@ CELERY_BEAT_SCHEDULE["privacy-retention"] = {
     "task": "privacy.retention_apply",
     "schedule": crontab(hour=3, minute=30),
 }
+
+# --- Spare parts planning (parts.planning) ------------------------------------------------------
+# On the 1st, once the month is complete: classification first (ABC/XYZ/demand pattern), then
+# the forecast, whose method and storage follow the class policies.
 
 # --- Multi-factor authentication of staff (accounts: mfa.py, middleware.mfa_required) ---
 # The name authenticator apps show next to the account.

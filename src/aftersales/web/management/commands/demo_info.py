@@ -80,7 +80,7 @@ class Command(BaseCommand):
             for detail in caller.details:
                 write(f"      {detail}")
         write("")
-        write("Complaints and return visits (投诉与回访):")
+        write("Complaints, return visits and spare parts (投诉、回访与备件):")
         for stop in demo.demo_tour():
             write(f"  {url}{stop.path}  (as {stop.login})")
             write(f"      {stop.what}")

@@ -92,4 +92,15 @@ class Command(BaseCommand):
             f"  complaints: {sum(report.complaints.values())} ({complaints}); return visits: "
             f"{sum(report.return_visits.values())} ({visits}); surveys answered: {report.surveys}"
         )
+        if report.parts is not None:
+            parts = report.parts
+            self.stdout.write(
+                f"  spare parts: {parts.parts} parts, {parts.locations} locations, "
+                f"{parts.history_rows} rows of imported demand history, {parts.issues} issued to "
+                f"repairs, {parts.open_reservations} reserved for open cases, "
+                f"{parts.backorders} backorders ({parts.scarce_part} scarce); "
+                f"{parts.draft_orders} draft purchase orders and {parts.suggested_transfers} "
+                f"suggested transfers to approve ({parts.seconds:.1f} s, "
+                f"{parts.cpu_seconds:.1f} s CPU)"
+            )
         self.stdout.write("  logins, authenticator codes and demo callers: aftersales demo_info")
