@@ -340,6 +340,14 @@ class TestReport:
         body = response.json()
         assert body["since"] == "2026-01-01" and "csat_distribution" in body
 
+    @pytest.mark.parametrize("query", [{"until": "0001-01-01"}, {"since": "9999-12-31"}])
+    def test_a_day_outside_any_report_is_refused(
+        self, supervisor: User, query: dict[str, str]
+    ) -> None:
+        response = ApiClient(supervisor).get("/callbacks/report", **query)
+        assert response.status_code == 422
+        assert response.json()["code"] == "invalid_input"
+
     def test_answers_are_counted(
         self, capi: ApiClient, agreed: ReturnVisit, visit: ReturnVisit
     ) -> None:

@@ -16,7 +16,7 @@ from aftersales.accounts.permissions import require_perm
 from aftersales.catalog.models import Unit
 from aftersales.core import clock
 from aftersales.core.audit import personal_data_viewed
-from aftersales.core.schemas import RecordId, StrictIn
+from aftersales.core.schemas import RecordId, ReportDate, StrictIn
 
 from . import selectors, services, surveys
 from .models import Offer, Recommendation, ReturnVisit, Survey
@@ -86,8 +86,8 @@ class CompleteIn(StrictIn):
 
 class ReportQuery(Schema):
     model_config = ConfigDict(extra="forbid")
-    since: dt.date | None = None
-    until: dt.date | None = None
+    since: ReportDate | None = None
+    until: ReportDate | None = None
 
 
 class Ref(Schema):

@@ -1,5 +1,6 @@
 """Input types the API routers share."""
 
+import datetime as dt
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -15,6 +16,9 @@ DB_INT_MAX = 2**63 - 1
 
 RecordId = Annotated[int, Field(gt=0, le=DB_INT_MAX)]
 Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+# A day a report or filter may name: periods are computed from it (e.g. the 90 days before),
+# and a year-1 or year-9999 date would overflow that arithmetic instead of meaning anything.
+ReportDate = Annotated[dt.date, Field(ge=dt.date(1990, 1, 1), le=dt.date(2199, 12, 31))]
 
 
 class StrictIn(Schema):

@@ -26,7 +26,7 @@ from aftersales.cases.models import Case
 from aftersales.cases.selectors import CASE_NUMBER, case_queryset_for
 from aftersales.catalog.models import ProductModel
 from aftersales.core.errors import ApplicationError, NotFound
-from aftersales.core.schemas import Offset, RecordId, StrictIn
+from aftersales.core.schemas import Offset, RecordId, ReportDate, StrictIn
 
 from . import planning, replenishment, selectors, services
 from .models import (
@@ -144,8 +144,8 @@ class LedgerQuery(StrictIn):
     part: PartNumber | None = None
     location: LocationCode | None = None
     kind: MovementKindT | None = None
-    since: dt.date | None = None
-    until: dt.date | None = None
+    since: ReportDate | None = None
+    until: ReportDate | None = None
     limit: int = Field(50, ge=1, le=200)
     offset: Offset = 0
 
