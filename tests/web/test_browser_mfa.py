@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django_otp.oath import TOTP
+from playwright.sync_api import expect
 
 from aftersales.accounts.roles import Role
 from aftersales.accounts.services import staff_create, team_create
@@ -49,7 +50,8 @@ def test_enrol_then_sign_in_with_the_app_code(page: Any, browser: Any, live_serv
     )
 
     password_step(page, "agent")
-    assert page.locator("#mfa-enrol svg").count() == 1  # the QR code
+    # Locator reads like count() do not wait for the page; expect() retries until it holds.
+    expect(page.locator("#mfa-enrol svg")).to_have_count(1)  # the QR code
     secret = page.locator("#totp-secret").inner_text().strip()
     assert re.fullmatch(r"[A-Z2-7]{32}", secret), secret
 
@@ -59,8 +61,8 @@ def test_enrol_then_sign_in_with_the_app_code(page: Any, browser: Any, live_serv
 
     page.fill("#mfa-enrol input[name=code]", app_code(secret))
     page.click("#mfa-enrol button[type=submit]")
+    expect(page.locator("#recovery-codes code")).to_have_count(10)
     codes = page.locator("#recovery-codes code").all_inner_texts()
-    assert len(codes) == 10
     page.click("#recovery-codes-done")
     page.wait_for_url(lambda url: url.endswith("/cases/"))
     assert page.locator(".whoami").inner_text() == "李娜"
@@ -69,7 +71,7 @@ def test_enrol_then_sign_in_with_the_app_code(page: Any, browser: Any, live_serv
     other = browser.new_context(base_url=live_server.url, locale="en-US")
     tab = other.new_page()
     password_step(tab, "agent")
-    assert tab.locator("#mfa-verify").count() == 1
+    expect(tab.locator("#mfa-verify")).to_have_count(1)
     tab.fill("#mfa-verify input[name=code]", app_code(secret, step_offset=1))
     tab.click("#mfa-verify button[type=submit]")
     tab.wait_for_url(lambda url: url.endswith("/cases/"))

@@ -7,6 +7,7 @@ it is not valid."""
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from aftersales.accounts.roles import Role
 from aftersales.accounts.services import staff_create, team_create
@@ -59,7 +60,7 @@ def test_customer_answers_the_survey_link_and_low_score_reopens_the_case(
     page.goto("/callbacks/")
     page.click(f'tr[data-visit="{visit.pk}"] a')
     page.wait_for_url(f"**/callbacks/{visit.pk}/")
-    assert page.locator("#no-survey-consent").count() == 1
+    expect(page.locator("#no-survey-consent")).to_have_count(1)
     page.click("#survey-link-form button[type=submit]")
     assert page.locator("#visit-error").get_attribute("data-code") == "no_consent"
     assert not Survey.objects.filter(visit=visit).exists()
