@@ -15,7 +15,9 @@ from celery.result import AsyncResult
 from aftersales.accounts.models import Team, User
 from aftersales.cases.models import Case
 from aftersales.core import clock
-from aftersales.parts import services
+from aftersales.core.models import AuditEvent
+from aftersales.parts import selectors, services
+from aftersales.parts.defaults import parts_defaults_ensure
 from aftersales.parts.models import (
     Backorder,
     CycleCount,
@@ -818,6 +820,35 @@ def test_suggested_transfer_approve_and_suggest(
         409,
         "no_forecast",
     )
+
+
+def test_target_mode_read_set_and_refused(
+    api: Api, manager: User, warehouse_user: User, stocked: Part
+) -> None:
+    parts_defaults_ensure()
+    now = api(warehouse_user).get("/parts/targets/mode")
+    assert now.status_code == 200, now.content
+    assert (now.json()["mode"], now.json()["fill_rate"]) == ("class", "0.950")
+    # Before any forecast the mode is saved and nothing is recomputed.
+    saved = api(manager).put("/parts/targets/mode", {"mode": "system", "fill_rate": "0.9"})
+    assert saved.status_code == 200, saved.content
+    assert (saved.json()["mode"], saved.json()["fill_rate"], saved.json()["targets"]) == (
+        "system",
+        "0.900",
+        None,
+    )
+    assert api(warehouse_user).get("/parts/targets/mode").json()["mode"] == "system"
+    for body, code in (
+        ({"mode": "cheapest"}, "invalid_input"),
+        ({"mode": "system", "fill_rate": "1.5"}, "invalid_input"),
+        ({"mode": "system", "fill_rate": "0.5"}, "invalid_input"),
+        ({"mode": "system", "extra": 1}, "invalid_input"),
+    ):
+        _error(api(manager).put("/parts/targets/mode", body), 422, code)
+    _error(api(warehouse_user).put("/parts/targets/mode", {"mode": "class"}), 403, "forbidden")
+    settings = selectors.parts_settings()
+    assert (settings.target_mode, settings.system_fill_rate) == ("system", Decimal("0.900"))
+    assert AuditEvent.objects.filter(action="parts.target_mode_set").count() == 1
 
 
 def test_service_curve(api: Api, manager: User, agent: User, stocked: Part) -> None:

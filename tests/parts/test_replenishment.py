@@ -16,8 +16,8 @@ from aftersales.cases.models import Case
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
 from aftersales.core.models import AuditEvent
+from aftersales.parts import planning, selectors, services
 from aftersales.parts import replenishment as rp
-from aftersales.parts import selectors, services
 from aftersales.parts.defaults import parts_defaults_ensure
 from aftersales.parts.models import (
     Backorder,
@@ -493,7 +493,7 @@ def test_a_location_share_thins_demand() -> None:
         [6.0] * 12, dispersion=3.0, lead_days=20, review_days=14, measure="cycle", target=0.9
     )
     part = rp.stock_levels(
-        [6.0] * 12,
+        [1.5] * 12,
         share=0.25,
         dispersion=3.0,
         lead_days=20,
@@ -596,6 +596,183 @@ def test_location_shares_roll_up_to_the_stocked_source() -> None:
     assert shares[2] == pytest.approx(40 / 40.5)
     assert shares[1] == pytest.approx(1.0)
     assert 3 not in shares
+
+
+def test_a_location_override_replaces_that_location_share_and_its_suppliers_carry_it(
+    planned: Part, central: Location, regional: Location, warehouse_user: User
+) -> None:
+    rp.targets_compute()
+    before = {t.location_id: t.order_up_to for t in StockTarget.objects.all()}
+    # The regional warehouse's share is 30/40.5 of 6 a month (about 4.4); the planner expects
+    # 20 a month there for the whole horizon (a promotion in the region).
+    override = planning.forecast_override_create(
+        actor=warehouse_user,
+        part=planned,
+        location=regional,
+        starts_on=dt.date(2026, 11, 1),
+        ends_on=dt.date(2027, 4, 1),
+        quantity=20,
+        reason="Regional promotion",
+        expires_at=NOW + dt.timedelta(days=180),
+    )
+    rp.targets_compute()
+    after = {t.location_id: t.order_up_to for t in StockTarget.objects.all()}
+    assert after[regional.pk] > before[regional.pk]
+    # Central refills the region: it carries the extra demand as well.
+    assert after[central.pk] > before[central.pk]
+
+    planning.forecast_override_withdraw(actor=warehouse_user, override=override)
+    rp.targets_compute()
+    assert {t.location_id: t.order_up_to for t in StockTarget.objects.all()} == before
+
+
+def test_a_location_override_stocks_a_forward_place_that_never_used_the_part(
+    planned: Part, van: Location, warehouse_user: User
+) -> None:
+    StockPolicy.objects.update(storage=StockPolicy.Storage.FORWARD)
+    rp.targets_compute()
+    assert not StockTarget.objects.filter(location=van).exists()
+    planning.forecast_override_create(
+        actor=warehouse_user,
+        part=planned,
+        location=van,
+        starts_on=dt.date(2026, 11, 1),
+        ends_on=dt.date(2027, 1, 1),
+        quantity=4,
+        reason="New estate in the technician's area",
+        expires_at=NOW + dt.timedelta(days=1),
+    )
+    rp.targets_compute()
+    assert StockTarget.objects.get(location=van).order_up_to >= 4
+    # Expired, it no longer counts.
+    with clock.frozen_at(NOW + dt.timedelta(days=2)):
+        rp.targets_compute()
+    assert not StockTarget.objects.filter(location=van).exists()
+
+
+def test_location_paths_split_the_network_and_apply_overrides_to_one_place() -> None:
+    central = Location(pk=1, code="C", kind=LocationKind.CENTRAL)
+    regional = Location(pk=2, code="R", kind=LocationKind.REGIONAL, supplied_from_id=1)
+    outlet = Location(pk=3, code="O", kind=LocationKind.OUTLET, supplied_from_id=2)
+    places = [central, regional, outlet]
+    paths = rp.location_paths([8.0, 8.0], {2: 30.0, 3: 10.0}, places, stocked=[1, 2, 3])
+    # Weights 0.5 (central's pseudo-count), 30 and 10 of 40.5.
+    assert paths[3] == pytest.approx([8 * 10 / 40.5] * 2)
+    assert paths[2] == pytest.approx([8 * 40 / 40.5] * 2)
+    assert paths[1] == pytest.approx([8.0, 8.0])
+    overridden = rp.location_paths(
+        [8.0, 8.0], {2: 30.0, 3: 10.0}, places, stocked=[1, 2, 3], overrides={3: {1: 12.0}}
+    )
+    assert overridden[3] == pytest.approx([8 * 10 / 40.5, 12.0])
+    assert overridden[2][1] == pytest.approx(8 * 30 / 40.5 + 12.0)
+    assert overridden[1][0] == pytest.approx(8.0)
+
+
+@pytest.fixture
+def priced_range(central: Location, supplier: Supplier, warehouse_user: User) -> list[Part]:
+    """Eight parts with the same forecast (4 a month, dispersion 2) bought from SUP-A in 10
+    days, central storage: four screws at 3.00 and four boards at 2,000.00; one board is
+    critical. A class policy of 95 % fill rate for all."""
+    StockPolicy.objects.create(
+        name="All", rank=1, storage=StockPolicy.Storage.CENTRAL, review_days=30
+    )
+    run = ForecastRun.objects.create(
+        started_at=NOW, origin=dt.date(2026, 11, 1), horizon=6, status=ForecastRun.Status.DONE
+    )
+    parts = []
+    for i in range(8):
+        cheap = i < 4
+        part = services.part_create(
+            actor=warehouse_user,
+            number=f"{'SCR' if cheap else 'PCB'}-{i}",
+            name_zh="螺丝" if cheap else "主板",
+            name_en="Screw" if cheap else "Board",
+            unit_cost=Decimal("3.00") if cheap else Decimal("2000.00"),
+            is_critical=i == 7,
+        )
+        services.part_source_set(
+            actor=warehouse_user,
+            part=part,
+            supplier=supplier,
+            lead_time_days=10,
+            unit_price=part.unit_cost,
+            is_preferred=True,
+        )
+        Forecast.objects.create(
+            run=run,
+            part=part,
+            method="SBA",
+            months=[
+                {
+                    "month": (dt.date(2026, 11, 1) + dt.timedelta(days=31 * m))
+                    .replace(day=1)
+                    .isoformat(),
+                    "mean": 4.0,
+                }
+                for m in range(6)
+            ],
+            dispersion=2.0,
+        )
+        parts.append(part)
+    return parts
+
+
+def _stock_value(central: Location) -> Decimal:
+    return sum(
+        (
+            t.order_up_to * t.part.unit_cost
+            for t in StockTarget.objects.filter(location=central).select_related("part")
+        ),
+        Decimal(0),
+    )
+
+
+def test_system_targets_spend_the_network_fill_rate_where_it_is_cheap(
+    priced_range: list[Part], central: Location, manager: User
+) -> None:
+    rp.targets_compute()
+    uniform = {t.part.number: t for t in StockTarget.objects.select_related("part")}
+    assert {t.service_target for t in uniform.values()} == {Decimal("0.950")}
+    uniform_value = _stock_value(central)
+
+    rp.target_mode_set(actor=manager, mode="system", fill_rate="0.95")
+    rp.targets_compute()
+    system = {t.part.number: t for t in StockTarget.objects.select_related("part")}
+    # Screws get more than 95 %, boards less, the critical board keeps its class target.
+    assert system["SCR-0"].service_target > Decimal("0.95")
+    assert system["SCR-0"].order_up_to > uniform["SCR-0"].order_up_to
+    assert system["PCB-4"].service_target < Decimal("0.95")
+    assert system["PCB-4"].order_up_to < uniform["PCB-4"].order_up_to
+    assert system["PCB-7"].service_target >= Decimal("0.95")
+    assert system["PCB-7"].order_up_to >= uniform["PCB-7"].order_up_to
+    # Same demand everywhere, so the units expected filled are the mean of the targets: the
+    # allocation serves at least as many for less stock value.
+    mean_target = sum(t.expected_fill_rate for t in system.values()) / len(system)
+    assert mean_target >= 0.95 - 0.005
+    assert _stock_value(central) < uniform_value
+    assert AuditEvent.objects.filter(action="parts.target_mode_set").count() == 1
+
+    rp.target_mode_set(actor=manager, mode="class")
+    rp.targets_compute()
+    assert _stock_value(central) == uniform_value
+
+
+def test_target_mode_refuses_bad_input_and_needs_the_settings_permission(
+    manager: User, warehouse_user: User
+) -> None:
+    parts_defaults_ensure()
+    for bad in ("0.5", "1", "1.2", "NaN", "abc", "0.9995"):
+        with pytest.raises(ApplicationError) as exc:
+            rp.target_mode_set(actor=manager, mode="system", fill_rate=bad)
+        assert exc.value.code == "invalid_target", bad
+    with pytest.raises(ApplicationError) as exc:
+        rp.target_mode_set(actor=manager, mode="cheapest")
+    assert exc.value.code == "invalid_mode"
+    with pytest.raises(PermissionDenied):
+        rp.target_mode_set(actor=warehouse_user, mode="system", fill_rate="0.9")
+    settings = selectors.parts_settings()
+    assert (settings.target_mode, settings.system_fill_rate) == ("class", Decimal("0.950"))
+    assert not AuditEvent.objects.filter(action="parts.target_mode_set").exists()
 
 
 # --- the curve --------------------------------------------------------------------------------

@@ -283,7 +283,31 @@ def test_backorder_queue_and_cancel(
     assert client.post(f"/parts/backorders/{backorder.pk}/cancel/").status_code == 302
     backorder.refresh_from_db()
     assert backorder.status == Backorder.Status.CANCELLED
-    assert _client(agent).post(f"/parts/backorders/{backorder.pk}/cancel/").status_code == 403
+
+
+def test_backorder_cancel_on_the_page_follows_the_case_scope_as_the_api_does(
+    stocked: Part,
+    central: Location,
+    service_case: Case,
+    agent: User,
+    other_agent: User,
+    callback_agent: User,
+) -> None:
+    services.stock_reserve(
+        actor=agent, case=service_case, part=stocked, location=central, quantity=8
+    )
+    backorder = Backorder.objects.get()
+    url = f"/parts/backorders/{backorder.pk}/cancel/"
+    # No parts permission at all: 403; a case outside the agent's scope: 404. Nothing changes.
+    assert _client(callback_agent).post(url).status_code == 403
+    assert _client(other_agent).post(url).status_code == 404
+    backorder.refresh_from_db()
+    assert backorder.status == Backorder.Status.WAITING
+    # The case's own agent sees the button and withdraws it.
+    assert f'action="{url}"' in _client(agent).get("/parts/backorders/").content.decode()
+    assert _client(agent).post(url).status_code == 302
+    backorder.refresh_from_db()
+    assert backorder.status == Backorder.Status.CANCELLED
 
 
 def test_transfer_create_ship_and_receive(
@@ -453,8 +477,33 @@ def test_override_form_needs_a_reason(part: Part, warehouse_user: User, agent: U
     ok = client.post(f"/parts/{part.number}/override/", {**data, "reason": "Dealer stock-up"})
     assert ok.status_code == 302
     override = ForecastOverride.objects.get()
-    assert (override.quantity, override.author) == (Decimal("4"), warehouse_user)
+    assert (override.quantity, override.author, override.location) == (
+        Decimal("4"),
+        warehouse_user,
+        None,
+    )
     assert _client(agent).post(f"/parts/{part.number}/override/", data).status_code == 403
+
+
+def test_override_form_takes_a_location_and_the_page_names_it(
+    part: Part, central: Location, warehouse_user: User
+) -> None:
+    client = _client(warehouse_user)
+    data = {
+        "location": str(central.pk),
+        "starts_on": _month(1).isoformat(),
+        "ends_on": _month(2).isoformat(),
+        "quantity": "7",
+        "reason": "Trade fair next door",
+        "expires_on": _month(3).isoformat(),
+    }
+    assert client.post(f"/parts/{part.number}/override/", data).status_code == 302
+    assert ForecastOverride.objects.get().location == central
+    page = client.get(f"/parts/{part.number}/").content.decode()
+    assert f"{central.code} · " in page and "Trade fair next door" in page
+    unknown = client.post(f"/parts/{part.number}/override/", {**data, "location": "999999"})
+    assert unknown.status_code == 422
+    assert ForecastOverride.objects.count() == 1
 
 
 def test_classification_heatmap_and_recompute(
@@ -536,6 +585,36 @@ def test_service_curve_lines_per_class(part: Part, warehouse_user: User) -> None
     assert overall["series"][2]["type"] == "scatter"
     assert len(overall["series"][2]["points"]) == 1
     assert 'id="marginal-cost"' in response.content.decode()
+
+
+def test_service_curve_sets_where_targets_come_from(
+    part: Part, warehouse_user: User, manager: User
+) -> None:
+    parts_defaults_ensure()
+    for m, quantity in enumerate([0, 3, 1, 0, 2, 5, 0, 1, 4, 0, 2, 1] * 2, start=-24):
+        DemandHistory.objects.create(
+            part=part, month=_month(m), quantity=quantity, imported_at=clock.now()
+        )
+    # Warehouse staff read the curve but do not choose the department's targets.
+    page = _client(warehouse_user).get("/parts/service-curve/").content.decode()
+    assert 'id="target-mode"' in page and 'id="target-mode-form"' not in page
+    url = "/parts/service-curve/targets/"
+    assert _client(warehouse_user).post(url, {"mode": "system"}).status_code == 403
+
+    client = _client(manager)
+    assert 'id="target-mode-form"' in client.get("/parts/service-curve/").content.decode()
+    bad = client.post(url, {"mode": "system", "fill_rate": "1.2"})
+    assert bad.status_code == 422
+    assert 'data-code="invalid_target"' in bad.content.decode()
+    assert services.parts_settings().target_mode == "class"
+
+    ok = client.post(url, {"mode": "system", "fill_rate": "0.9"}, follow=True)
+    assert ok.status_code == 200
+    settings = services.parts_settings()
+    assert (settings.target_mode, settings.system_fill_rate) == ("system", Decimal("0.900"))
+    text = ok.content.decode()
+    assert "90.0%" in text  # the page says which network fill rate is in force
+    assert _chart(ok, "parts-chart-curve-1")["series"][2]["type"] == "scatter"
 
 
 # --- replenishment --------------------------------------------------------------------------

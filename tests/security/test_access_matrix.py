@@ -759,6 +759,14 @@ API: dict[str, Endpoint] = {
     "GET /api/v1/parts/service-curve": Endpoint(
         lambda w: "/parts/service-curve", perm="parts.view_forecast"
     ),
+    "GET /api/v1/parts/targets/mode": Endpoint(
+        lambda w: "/parts/targets/mode", perm="parts.view_stockpolicy"
+    ),
+    "PUT /api/v1/parts/targets/mode": Endpoint(
+        lambda w: "/parts/targets/mode",
+        perm="parts.change_partssettings",
+        body=lambda w: {"mode": "class", "recompute": False},
+    ),
 }
 
 
@@ -1026,7 +1034,11 @@ PAGES: dict[str, Endpoint] = {
         discloses=("case",),
     ),
     "web:part_backorder_cancel": Endpoint(
-        _parts_record("backorder"), perm="parts.move_stock", body=lambda w: {}, ok=302
+        _parts_record("backorder"),
+        obj="casestock",
+        perm="parts.reserve_part",
+        body=lambda w: {},
+        ok=302,
     ),
     "web:part_transfers": Endpoint(lambda w: "/parts/transfers/", perm="parts.view_transfer"),
     "web:part_transfer_action": Endpoint(
@@ -1048,6 +1060,12 @@ PAGES: dict[str, Endpoint] = {
     "web:part_forecast_progress": Endpoint(_parts_record("progress"), perm="parts.view_forecast"),
     "web:part_service_curve": Endpoint(
         lambda w: "/parts/service-curve/", perm="parts.view_forecast"
+    ),
+    "web:part_service_curve_targets": Endpoint(
+        lambda w: "/parts/service-curve/targets/",
+        perm="parts.change_partssettings",
+        body=lambda w: {"mode": "class"},
+        ok=302,
     ),
     "web:part_replenishment": Endpoint(
         lambda w: "/parts/replenishment/", perm="parts.view_purchaseorder"

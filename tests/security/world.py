@@ -101,10 +101,14 @@ def sees(role: Role, kind: str) -> bool:
     Cases and absences of another region: only the ALL scope. The foreign customer: desk
     roles see every customer (an agent must recognise any caller), technicians only those of
     their own cases, warehouse staff none. Units: anyone who works with units. Imports and
-    product models are catalog records, not scoped: the endpoint's permission decides.
+    product models are catalog records, not scoped: the endpoint's permission decides. A case's
+    reservations and backorders ("casestock"): those who see the case, and warehouse staff,
+    who serve every case.
     """
     kind = kind.split("_")[0]  # "customer_name" is part of "customer"
     scope = ROLE_SCOPES[role]
+    if kind == "casestock":  # the foreign case's reservations and backorders
+        return scope == Scope.ALL or grants(role, "parts.move_stock")
     if kind in ("case", "absence"):
         return scope == Scope.ALL
     if kind == "customer":

@@ -190,7 +190,8 @@ class PartsSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "abc_b_share",
         "holding_rate",
     )
-    readonly_fields = ("updated_at",)
+    # Where targets come from is chosen on the service-curve page (audited, recomputes).
+    readonly_fields = ("updated_at", "target_mode", "system_fill_rate")
     fieldsets = (
         (_("Reservations"), {"fields": ("reservation_hours",)}),
         (_("Forecasting"), {"fields": ("forecast_horizon", "history_months")}),
@@ -208,6 +209,7 @@ class PartsSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             },
         ),
         (_("Stock cost"), {"fields": ("holding_rate",)}),
+        (_("Stock targets"), {"fields": ("target_mode", "system_fill_rate")}),
         (None, {"fields": ("updated_at",)}),
     )
 

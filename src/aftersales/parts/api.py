@@ -11,7 +11,7 @@ number (never the case's subject or customer).
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from celery.result import EagerResult
 from django.db.models import Prefetch, Q, QuerySet
@@ -40,6 +40,7 @@ from .models import (
     Location,
     LocationKind,
     Part,
+    PartsSettings,
     PurchaseOrder,
     PurchaseOrderLine,
     Reservation,
@@ -57,7 +58,6 @@ router = Router(tags=["parts"])
 
 # Network-wide stock of each part in a list: annotations `stock_<figure>` of `part_search`.
 _STOCK_FIGURES = ("on_hand", "reserved", "available", "in_transit")
-_CaseStock = TypeVar("_CaseStock", Reservation, Backorder)
 
 StockKindT = Literal["new", "refurbished", "loan", "defective"]
 # What a case, a receipt or a transfer may use: defective stock only leaves to the supplier or
@@ -557,7 +557,35 @@ class CurveQuery(StrictIn):
     lead_time: int | None = Field(None, ge=0, le=365, description="Days, for every part")
 
 
+class TargetModeIn(StrictIn):
+    mode: Literal["class", "system"] = Field(
+        ...,
+        description="class: each class policy's own target; system: one network fill rate "
+        "allocated where it fills the most units per yuan (critical parts keep their class target)",
+    )
+    fill_rate: Decimal | None = Field(
+        None,
+        gt=Decimal("0.5"),
+        lt=1,
+        max_digits=4,
+        decimal_places=3,
+        description="The network fill rate for `system` (empty: keep the current one)",
+    )
+    recompute: bool = Field(
+        True,
+        description="Recompute every stock target at once (needs parts.plan_parts and a "
+        "finished forecast; else `targets` is null)",
+    )
+
+
 # --- planning and replenishment: output -----------------------------------------------------
+
+
+class TargetModeOut(Schema):
+    mode: str
+    fill_rate: Decimal = Field(..., description="The network fill rate used in `system` mode")
+    updated_at: dt.datetime | None = Field(None, description="Empty while the defaults stand")
+    targets: int | None = Field(None, description="Targets written when recomputed")
 
 
 class ClassificationRunOut(Schema):
@@ -825,18 +853,10 @@ def _case(user: User, number: str) -> Case:
     return case
 
 
-def _for_stock_work(user: User, qs: QuerySet[_CaseStock]) -> QuerySet[_CaseStock]:
-    """Reservations or backorders the user reaches: all for warehouse staff, else those of the
-    cases in their scope."""
-    if user.has_perm("parts.move_stock"):
-        return qs
-    return qs.filter(case__in=case_queryset_for(user))
-
-
 def reservation_for(user: User, pk: int) -> Reservation:
     """The reservation `pk` if the user reaches it (see the module docstring), else 404."""
     qs = Reservation.objects.select_related("case", "part", "location")
-    reservation = _for_stock_work(user, qs).filter(pk=pk).first()
+    reservation = selectors.case_stock_for(user, qs).filter(pk=pk).first()
     if reservation is None:
         raise NotFound("unknown_reservation", "No such reservation.", details={"id": pk})
     return reservation
@@ -844,7 +864,7 @@ def reservation_for(user: User, pk: int) -> Reservation:
 
 def _backorder_for(user: User, pk: int) -> Backorder:
     qs = Backorder.objects.select_related("case", "part", "location")
-    backorder = _for_stock_work(user, qs).filter(pk=pk).first()
+    backorder = selectors.case_stock_for(user, qs).filter(pk=pk).first()
     if backorder is None:
         raise NotFound("unknown_backorder", "No such backorder.", details={"id": pk})
     return backorder
@@ -1249,7 +1269,9 @@ def reservation_create(request: HttpRequest, payload: ReserveIn) -> Any:
 def reservation_list(request: HttpRequest, filters: Query[ReservationQuery]) -> dict[str, Any]:
     user = request_user(request)
     require_perm(user, "parts.view_reservation")
-    qs = _for_stock_work(user, Reservation.objects.select_related("case", "part", "location"))
+    qs = selectors.case_stock_for(
+        user, Reservation.objects.select_related("case", "part", "location")
+    )
     if filters.case is not None:
         qs = qs.filter(case=_case(user, filters.case))
     if filters.location is not None:
@@ -1310,7 +1332,7 @@ def reservation_return(request: HttpRequest, reservation_id: RecordId, payload: 
 def backorder_list(request: HttpRequest, filters: Query[BackorderQuery]) -> dict[str, Any]:
     user = request_user(request)
     require_perm(user, "parts.view_backorder")
-    qs = _for_stock_work(
+    qs = selectors.case_stock_for(
         user,
         Backorder.objects.select_related(*_BACKORDER_RELATED).filter(
             status=Backorder.Status.WAITING
@@ -1906,6 +1928,39 @@ def service_curve(request: HttpRequest, filters: Query[CurveQuery]) -> Any:
         "parts": curve.parts,
         "classes": curve.classes,
     }
+
+
+def _target_mode_out(settings: PartsSettings, targets: int | None = None) -> dict[str, Any]:
+    return {
+        "mode": settings.target_mode,
+        "fill_rate": settings.system_fill_rate,
+        "updated_at": settings.updated_at,
+        "targets": targets,
+    }
+
+
+@router.get(
+    "/targets/mode",
+    response=TargetModeOut,
+    summary="Where stock targets come from: the class policies or one network fill rate",
+)
+def target_mode(request: HttpRequest) -> Any:
+    require_perm(request_user(request), "parts.view_stockpolicy")
+    return _target_mode_out(selectors.parts_settings())
+
+
+@router.put(
+    "/targets/mode",
+    response=TargetModeOut,
+    summary="Set where stock targets come from, and recompute them",
+)
+def target_mode_set(request: HttpRequest, payload: TargetModeIn) -> Any:
+    user = request_user(request)
+    require_perm(user, "parts.change_partssettings")
+    settings, targets = replenishment.target_mode_apply(
+        actor=user, mode=payload.mode, fill_rate=payload.fill_rate, recompute=payload.recompute
+    )
+    return _target_mode_out(settings, targets)
 
 
 # --- one part (declared last: `/{number}` would match the paths above) ------------------------

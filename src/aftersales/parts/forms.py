@@ -16,6 +16,7 @@ from .models import (
     Location,
     SbcClass,
     StockKind,
+    TargetMode,
 )
 
 MAX_QUANTITY = 1_000_000
@@ -95,6 +96,14 @@ class DemandEventForm(forms.Form):
 
 
 class OverrideForm(forms.Form):
+    """A planner's quantity per month for the whole network, or for one location's share."""
+
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.none(),
+        required=False,
+        label=_("Location"),
+        empty_label=_("Whole network"),
+    )
     starts_on = forms.DateField(
         label=_("From month"), widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -104,6 +113,10 @@ class OverrideForm(forms.Form):
     quantity = forms.DecimalField(max_digits=10, decimal_places=2, label=_("Units per month"))
     reason = forms.CharField(max_length=500, label=_("Reason"))
     expires_on = forms.DateField(label=_("Expires"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = _locations()  # type: ignore[attr-defined]
 
 
 class ReserveForm(forms.Form):
@@ -160,3 +173,18 @@ class LineQuantityForm(forms.Form):
 
     line = forms.IntegerField(min_value=1)
     quantity = _quantity()
+
+
+class TargetModeForm(forms.Form):
+    """Where stock targets come from: the class policies, or one network fill rate."""
+
+    mode = forms.ChoiceField(
+        choices=TargetMode.choices, widget=forms.RadioSelect, label=_("Stock targets from")
+    )
+    fill_rate = forms.DecimalField(
+        required=False,
+        max_digits=4,
+        decimal_places=3,
+        label=_("Network fill rate"),
+        help_text=_("Between 0.5 and 1, for example 0.95."),
+    )

@@ -373,6 +373,11 @@ KIND_PREFERENCE: dict[str, list[str]] = {
 TIER_RANK = {Tier.VIP: 0, Tier.REGULAR: 1, Tier.LOW: 2}
 
 
+class TargetMode(models.TextChoices):
+    CLASS = "class", _("Each class policy's target")
+    SYSTEM = "system", _("One network fill rate, allocated by cost")
+
+
 class PartsSettings(models.Model):
     """The parts department's settings (one row)."""
 
@@ -409,6 +414,21 @@ class PartsSettings(models.Model):
         decimal_places=2,
         default=Decimal("0.25"),
     )
+    # Stock targets: each class policy's own service target, or one network fill rate spent
+    # where it fills the most units per yuan (the curve's allocation; critical parts keep at
+    # least their class target).
+    target_mode = models.CharField(
+        _("stock targets from"),
+        max_length=10,
+        choices=TargetMode.choices,
+        default=TargetMode.CLASS,
+    )
+    system_fill_rate = models.DecimalField(
+        _("network fill rate (system allocation)"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.950"),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -425,6 +445,10 @@ class PartsSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(reservation_hours__gte=1, forecast_horizon__gte=1),
                 name="parts_settings_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(system_fill_rate__gt=Decimal("0.5"), system_fill_rate__lt=1),
+                name="parts_settings_system_fill_rate",
             ),
         ]
 

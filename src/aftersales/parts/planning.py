@@ -49,7 +49,7 @@ from .models import (
     SbcClass,
     StockPolicy,
 )
-from .selectors import demand_matrix
+from .selectors import demand_matrix, parts_settings
 
 Progress = Callable[[int, int], None]
 
@@ -65,11 +65,6 @@ AUTO = "auto"
 INSTALLED_BASE = "installed_base"
 # Forecast of a part with too little history and no installed base: its history's mean.
 HISTORY_MEAN = "history_mean"
-
-
-def _settings() -> PartsSettings:
-    """The settings row, or unsaved defaults before `parts_defaults_ensure` ran."""
-    return PartsSettings.objects.order_by("pk").first() or PartsSettings()
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -189,7 +184,7 @@ def classification_run(
     """
     require_perm(actor, "parts.plan_parts", system_allowed=True)
     now = at or clock.now()
-    settings = _settings()
+    settings = parts_settings()
     parts = _planning_parts()
     classes = _classify(parts, settings, _origin(now))
     run = ClassificationRun.objects.create(started_at=now, actor=actor, parts=len(parts))
@@ -711,7 +706,7 @@ def forecast_run(
     """
     require_perm(actor, "parts.plan_parts", system_allowed=True)
     now = at or clock.now()
-    settings = _settings()
+    settings = parts_settings()
     horizon = settings.forecast_horizon if horizon is None else horizon
     if not 1 <= horizon <= MAX_HORIZON:
         raise ApplicationError(

@@ -11,13 +11,18 @@ supplies others also carries their demand (it refills them), so a stocked locati
 is the demand of its whole `supplied_from` subtree. Central and regional warehouses without
 any issue of the part get a pseudo-count of `WAREHOUSE_PRIOR` units, so a part nobody used
 yet is still held there; an outlet or a van never stocks a part it never issued. Demand at
-a place with no stocked ancestor is bought on demand.
+a place with no stocked ancestor is bought on demand. A planner's override at a location
+(`ForecastOverride.location`, unexpired, not withdrawn) replaces that location's own share of
+the forecast by the override's quantity in the months it covers, and the warehouses that refill
+the location carry it too; a location with an override is stocked (where the policy stores
+parts there) even if it never issued the part.
 
 Levels. Lead time L = the preferred source's lead time for a location that buys, else the
 location's `transfer_days`; review period R = the policy's `review_days`. Demand over L and
-over L + R (days, from the forecast path prorated by day from today) is negative binomial with
-the forecast's monthly dispersion index, which summing independent months keeps; splitting
-to a location thins it, which keeps it negative binomial with dispersion `1 + share x (d - 1)`.
+over L + R (days, from the location's monthly path prorated by day from today) is negative
+binomial with the forecast's monthly dispersion index, which summing independent months keeps;
+splitting to a location thins it, which keeps it negative binomial with dispersion
+`1 + share x (d - 1)`, `share` being the location's mean demand over the network's (at most 1).
 The order-up-to level S is `inventory_policy`'s level over L + R for the policy's fill rate or
 cycle service level; the reorder point s is the target quantile of lead-time demand (never
 above S). Suggestion runs look at every part each time rather than on a review calendar, so
@@ -39,6 +44,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -49,6 +55,7 @@ from scipy import stats
 
 from aftersales.accounts.models import User
 from aftersales.accounts.permissions import require_perm
+from aftersales.catalog.models import add_months
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError, Conflict
 from aftersales.core.services import audit_record, number_allocate
@@ -58,6 +65,7 @@ from .inventory_policy import DemandDistribution
 from .models import (
     Backorder,
     Forecast,
+    ForecastOverride,
     ForecastRun,
     Location,
     LocationKind,
@@ -70,11 +78,12 @@ from .models import (
     StockKind,
     StockPolicy,
     StockTarget,
+    TargetMode,
     Transfer,
     TransferLine,
 )
-from .planning import policy_for
-from .selectors import demand_matrix, location_issues
+from .planning import months_between, policy_for
+from .selectors import demand_matrix, location_issues, parts_settings
 
 Progress = Callable[[int, int], None]
 
@@ -88,6 +97,7 @@ STORED_AT: dict[str, frozenset[str]] = {
     StockPolicy.Storage.FORWARD: frozenset(LocationKind.values),
 }
 _WAREHOUSES = frozenset({LocationKind.CENTRAL, LocationKind.REGIONAL})
+MAX_PART_FILL = 0.999  # a part's fill target under the system allocation (StockTarget: 3 places)
 
 
 # --- stock targets ----------------------------------------------------------------------------
@@ -130,9 +140,11 @@ def stock_levels(
     measure: str,
     target: float,
 ) -> Levels:
-    """Reorder point and order-up-to level for `share` of a network forecast (see module doc)."""
-    lead_mean = share * _demand_between(path, start_day, lead_days)
-    review_mean = share * _demand_between(path, start_day + lead_days, review_days)
+    """Reorder point and order-up-to level for a location whose expected demand per month is
+    `path`; `share` is that demand's fraction of the network forecast, which thins the
+    network's `dispersion` (see module doc)."""
+    lead_mean = _demand_between(path, start_day, lead_days)
+    review_mean = _demand_between(path, start_day + lead_days, review_days)
     spread = 1.0 + share * (dispersion - 1.0)
     over_lead = DemandDistribution(mean=lead_mean, dispersion=spread)
     over_cycle = DemandDistribution(mean=lead_mean + review_mean, dispersion=spread)
@@ -167,30 +179,65 @@ def _ancestors(location: Location, by_id: dict[int, Location]) -> list[Location]
     return chain
 
 
+def location_weights(
+    issues: Mapping[int, float], locations: Sequence[Location], stocked: Iterable[int]
+) -> dict[int, float]:
+    """Each location's own weight in the network's demand: its net issues of the part, and
+    `WAREHOUSE_PRIOR` for a central or regional warehouse that stocks it but never issued it."""
+    stocked_ids = set(stocked)
+    weight = {loc.pk: max(float(issues.get(loc.pk, 0.0)), 0.0) for loc in locations}
+    for loc in locations:
+        if loc.pk in stocked_ids and loc.kind in _WAREHOUSES and weight[loc.pk] <= 0:
+            weight[loc.pk] = WAREHOUSE_PRIOR
+    return weight
+
+
 def location_shares(
-    issues: dict[int, float], locations: Sequence[Location], stocked: Iterable[int]
+    issues: Mapping[int, float], locations: Sequence[Location], stocked: Iterable[int]
 ) -> dict[int, float]:
     """Share of the network demand each stocked location carries (see module doc).
 
     `issues`: net issues per location id; `stocked`: ids of the locations that hold the part.
     """
+    path = location_paths([1.0], issues, locations, stocked)
+    return {pk: months[0] for pk, months in path.items()}
+
+
+def location_paths(
+    path: Sequence[float],
+    issues: Mapping[int, float],
+    locations: Sequence[Location],
+    stocked: Iterable[int],
+    overrides: Mapping[int, Mapping[int, float]] | None = None,
+) -> dict[int, list[float]]:
+    """Expected demand per month each stocked location carries (see module doc).
+
+    `path`: the network forecast per month; `issues`: net issues per location id;
+    `stocked`: ids of the locations that hold the part; `overrides`: per location id, the
+    planner's quantity per forecast month (0 = the path's first month), replacing that
+    location's own share of those months.
+    """
     stocked_ids = set(stocked)
+    overrides = overrides or {}
     by_id = {loc.pk: loc for loc in locations}
-    weight = {loc.pk: max(float(issues.get(loc.pk, 0.0)), 0.0) for loc in locations}
-    for loc in locations:
-        if loc.pk in stocked_ids and loc.kind in _WAREHOUSES and weight[loc.pk] <= 0:
-            weight[loc.pk] = WAREHOUSE_PRIOR
+    weight = location_weights(issues, locations, stocked_ids)
     total = sum(weight.values())
-    if total <= 0:
-        return {}
-    carried: dict[int, float] = defaultdict(float)
+    carried: dict[int, list[float]] = {}
     for loc in locations:
-        if weight[loc.pk] <= 0:
+        own_months = overrides.get(loc.pk, {})
+        if weight[loc.pk] <= 0 and not own_months:
             continue
+        scale = weight[loc.pk] / total if total > 0 else 0.0
+        own = [float(value) * scale for value in path]
+        for period, quantity in own_months.items():
+            if 0 <= period < len(own):
+                own[period] = float(quantity)
         for place in _ancestors(loc, by_id):
             if place.pk in stocked_ids:
-                carried[place.pk] += weight[loc.pk]
-    return {pk: value / total for pk, value in carried.items()}
+                row = carried.setdefault(place.pk, [0.0] * len(own))
+                for month, value in enumerate(own):
+                    row[month] += value
+    return carried
 
 
 def _sources(parts: Iterable[int]) -> dict[int, PartSupplier]:
@@ -245,19 +292,41 @@ def targets_compute(
     for (part_id, location_id), quantity in location_issues(months=SHARE_MONTHS, end=today).items():
         issues[_chain_end(part_id, successor)][location_id] += quantity
     sources = _sources(forecasts)
+    overrides = _location_overrides(run, successor, now)
     start_day = float((today - run.origin).days)
+    stocked: dict[int, StockPolicy] = {}
+    for part in parts:
+        policy = policy_for(part, policies=policies)
+        if policy is not None and policy.method != StockPolicy.Method.ON_DEMAND:
+            stocked[part.pk] = policy
+    goals: dict[int, tuple[str, float]] = {
+        pk: (policy.service_measure, float(policy.service_target)) for pk, policy in stocked.items()
+    }
+    settings = parts_settings()
+    if settings.target_mode == TargetMode.SYSTEM:
+        goals.update(
+            system_fill_targets(
+                [forecasts[pk] for pk in stocked],
+                stocked,
+                sources,
+                start_day,
+                float(settings.system_fill_rate),
+            )
+        )
     rows: list[StockTarget] = []
     if progress is not None:
         progress(0, len(parts))
     for done, part in enumerate(parts, start=1):
-        policy = policy_for(part, policies=policies)
-        if policy is not None and policy.method != StockPolicy.Method.ON_DEMAND:
+        policy = stocked.get(part.pk)
+        if policy is not None:
             rows.extend(
                 _part_targets(
                     part,
                     policy,
+                    goals[part.pk],
                     forecasts[part.pk],
                     issues[part.pk],
+                    overrides.get(part.pk, {}),
                     locations,
                     sources,
                     now,
@@ -302,25 +371,169 @@ def targets_compute(
     return len(rows)
 
 
+def _location_overrides(
+    run: ForecastRun, successor: Mapping[int, int | None], now: dt.datetime
+) -> dict[int, dict[int, dict[int, float]]]:
+    """Unexpired, not withdrawn location overrides over the run's horizon: per part (the end of
+    its supersession chain), per location id, the quantity per forecast month (the latest
+    override wins where two overlap)."""
+    end = add_months(run.origin, run.horizon)
+    result: dict[int, dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for override in ForecastOverride.objects.filter(
+        location__isnull=False,
+        withdrawn_at__isnull=True,
+        expires_at__gt=now,
+        starts_on__lt=end,
+        ends_on__gte=run.origin,
+    ).order_by("created_at", "id"):
+        assert override.location_id is not None  # the filter's location__isnull=False
+        first = max(months_between(run.origin, override.starts_on), 0)
+        last = min(months_between(run.origin, override.ends_on), run.horizon - 1)
+        months = result[_chain_end(override.part_id, successor)][override.location_id]
+        for period in range(first, last + 1):
+            months[period] = float(override.quantity)
+    return result
+
+
+def system_fill_targets(
+    forecasts: Sequence[Forecast],
+    policies: Mapping[int, StockPolicy],
+    sources: Mapping[int, PartSupplier],
+    start_day: float,
+    goal: float,
+) -> dict[int, tuple[str, float]]:
+    """Per part, the fill rate that spends one network fill rate `goal` at the least stock
+    value (`inventory_policy.system_levels`, as the service curve's project method).
+
+    Each part's network demand over its preferred source's lead time plus its policy's review
+    period (negative binomial, the forecast's dispersion) gets the order-up-to level of the
+    cost-aware allocation; its expected fill rate at that level becomes the part's target.
+    Critical parts keep at least their class policy's target. Returns (measure, target) per
+    part id, the measure always the fill rate.
+    """
+    dists: list[DemandDistribution] = []
+    review_means: list[float] = []
+    for forecast in forecasts:
+        policy = policies[forecast.part_id]
+        source = sources.get(forecast.part_id)
+        lead = source.lead_time_days if source is not None else DEFAULT_LEAD_DAYS
+        path = [float(m["mean"]) for m in forecast.months]
+        review = _demand_between(path, start_day + lead, policy.review_days)
+        cycle = _demand_between(path, start_day, lead) + review
+        dists.append(DemandDistribution(mean=cycle, dispersion=forecast.dispersion))
+        review_means.append(review)
+    if not dists:
+        return {}
+    costs = [float(f.part.unit_cost) for f in forecasts]
+    levels = inventory_policy.system_levels(dists, costs, review_means, [goal])[:, 0]
+    result: dict[int, tuple[str, float]] = {}
+    for forecast, dist, review, level in zip(forecasts, dists, review_means, levels, strict=True):
+        policy = policies[forecast.part_id]
+        fill = goal
+        if review > 0:
+            short = float(dist.expected_shortage([int(level)])[0])
+            fill = min(max(1.0 - short / review, 0.0), MAX_PART_FILL)
+        if forecast.part.is_critical:
+            fill = max(fill, float(policy.service_target))
+        result[forecast.part_id] = (StockPolicy.Measure.FILL_RATE, round(fill, 3))
+    return result
+
+
+def target_mode_set(
+    *, actor: User | None, mode: str, fill_rate: Decimal | float | str | None = None
+) -> PartsSettings:
+    """Choose where stock targets come from: each class policy's own target (`class`) or one
+    network fill rate allocated where it fills the most units per yuan (`system`, with
+    `fill_rate`; without one the current rate stays). Takes effect at the next
+    `targets_compute`. 400 `invalid_mode`, `invalid_target` (not strictly between 0.5 and 1).
+    """
+    require_perm(actor, "parts.change_partssettings")
+    if mode not in TargetMode.values:
+        raise ApplicationError(
+            "invalid_mode",
+            _("Stock targets come from the class policies or from one network fill rate."),
+            details={"mode": mode, "allowed": list(TargetMode.values)},
+        )
+    rate: Decimal | None = None
+    if fill_rate is not None:
+        try:
+            rate = Decimal(str(fill_rate))
+            rate = rate.quantize(Decimal("0.001")) if rate.is_finite() else None
+        except ArithmeticError:
+            rate = None
+        if rate is None or not Decimal("0.5") < rate < 1:
+            raise ApplicationError(
+                "invalid_target",
+                _("Service levels lie strictly between 0.5 and 1."),
+                details={"fill_rate": str(fill_rate)},
+            )
+    with transaction.atomic():
+        pk = services.parts_settings().pk
+        settings = PartsSettings.objects.select_for_update().get(pk=pk)
+        before = {"mode": settings.target_mode, "fill_rate": str(settings.system_fill_rate)}
+        settings.target_mode = mode
+        if rate is not None:
+            settings.system_fill_rate = rate
+        settings.save(update_fields=["target_mode", "system_fill_rate", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="parts.target_mode_set",
+            entity="parts_settings",
+            entity_id=settings.pk,
+            data={
+                "before": before,
+                "after": {"mode": mode, "fill_rate": str(settings.system_fill_rate)},
+            },
+        )
+    return settings
+
+
+def target_mode_apply(
+    *,
+    actor: User,
+    mode: str,
+    fill_rate: Decimal | float | str | None = None,
+    recompute: bool = True,
+) -> tuple[PartsSettings, int | None]:
+    """`target_mode_set`, then, when asked and the actor may plan, `targets_compute` in the
+    same transaction (a failing computation keeps the old mode). Returns the settings and the
+    number of targets written (None when not recomputed, or before the first forecast)."""
+    with transaction.atomic():
+        settings = target_mode_set(actor=actor, mode=mode, fill_rate=fill_rate)
+        if not recompute or not actor.has_perm("parts.plan_parts"):
+            return settings, None
+        try:
+            return settings, targets_compute(actor=actor)
+        except Conflict as exc:
+            if exc.code != "no_forecast":
+                raise
+            return settings, None
+
+
 def _part_targets(
     part: Part,
     policy: StockPolicy,
+    goal: tuple[str, float],
     forecast: Forecast,
     issues: dict[int, float],
+    overrides: Mapping[int, Mapping[int, float]],
     locations: list[Location],
     sources: dict[int, PartSupplier],
     now: dt.datetime,
     start_day: float,
 ) -> list[StockTarget]:
     stocked = [loc.pk for loc in locations if loc.kind in STORED_AT[policy.storage]]
-    shares = location_shares(issues, locations, stocked)
-    path = [float(m["mean"]) for m in forecast.months]
+    network = [float(m["mean"]) for m in forecast.months]
+    paths = location_paths(network, issues, locations, stocked, overrides)
+    network_mean = sum(network) / len(network) if network else 0.0
     source = sources.get(part.pk)
     rows = []
     for loc in locations:
-        share = shares.get(loc.pk, 0.0)
-        if share <= 0:
+        path = paths.get(loc.pk)
+        if path is None:
             continue
+        mean = sum(path) / len(path) if path else 0.0
+        share = min(mean / network_mean, 1.0) if network_mean > 0 else 1.0
         if loc.supplied_from_id is not None:
             lead = loc.transfer_days
         elif source is not None:
@@ -334,8 +547,8 @@ def _part_targets(
             dispersion=forecast.dispersion,
             lead_days=lead,
             review_days=policy.review_days,
-            measure=policy.service_measure,
-            target=float(policy.service_target),
+            measure=goal[0],
+            target=goal[1],
         )
         rows.append(
             StockTarget(
@@ -345,7 +558,7 @@ def _part_targets(
                 reorder_point=levels.reorder_point,
                 order_up_to=levels.order_up_to,
                 lead_time_days=lead,
-                service_target=policy.service_target,
+                service_target=Decimal(str(goal[1])).quantize(Decimal("0.001")),
                 expected_fill_rate=round(levels.expected_fill_rate, 4),
                 forecast=forecast,
                 computed_at=now,
@@ -1058,12 +1271,16 @@ def _project_levels(
     levels: np.ndarray[Any, np.dtype[np.float64]],
     current: list[tuple[str, float] | None],
     costs: np.ndarray[Any, np.dtype[np.float64]],
+    system_goal: float | None = None,
+    critical: Sequence[bool] = (),
 ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
     """Order-up-to levels by the project's method: the automatic forecast fitted on `train`,
     the negative-binomial demand over each part's protection interval (dispersion from the
     forecast's backtest, pooled per interval length), and per grid level the levels that reach
     that aggregate fill rate at the least stock value (`inventory_policy.system_levels`); and
-    today's policy level per part (its class target alone; 0 where it holds no stock)."""
+    today's policy level per part: its class target alone, or under the system allocation
+    (`system_goal`) the allocation's level for that network fill rate, critical parts at least
+    their class target's; 0 where it holds no stock."""
     n = train.shape[0]
     horizon = int(protection.max())
     histories: dict[Hashable, np.ndarray[Any, np.dtype[np.float64]]] = dict(enumerate(train))
@@ -1103,6 +1320,12 @@ def _project_levels(
         else:
             today[i] = inventory_policy.order_up_to_for_service_level(dist, target)
     grid = inventory_policy.system_levels(dists, costs, review_means, levels)
+    if system_goal is not None:
+        allocated = inventory_policy.system_levels(dists, costs, review_means, [system_goal])[:, 0]
+        for i in range(n):
+            if current[i] is not None:
+                floor = today[i] if i < len(critical) and critical[i] else 0
+                today[i] = max(int(allocated[i]), int(floor))
     return grid, today
 
 
@@ -1148,10 +1371,12 @@ def service_curve(
     negative-binomial lead-time demand of the automatic forecast choice; the naive one uses
     a 12-month moving average with a normal distribution, S = mean x k + z x sd x sqrt(k).
     Each method's points are (units served / units demanded, sum of average on hand x unit
-    cost) per ABC class and overall; today's point uses each part's class policy target with
-    the project's method (on-demand parts hold nothing). Default parts: the first
-    `CURVE_PART_LIMIT` active, not superseded parts by number; more are refused (400
-    `too_many_parts`). 400 `invalid_months` outside 12..60, `invalid_target` outside (0.5, 1).
+    cost) per ABC class and overall; today's point uses the targets in force with the
+    project's method: each part's class policy target, or the system allocation's levels for
+    the settings' network fill rate (`target_mode_set`; on-demand parts hold nothing).
+    Default parts: the first `CURVE_PART_LIMIT` active, not superseded parts by number; more
+    are refused (400 `too_many_parts`). 400 `invalid_months` outside 12..60, `invalid_target`
+    outside (0.5, 1).
     """
     if not CURVE_MONTHS[0] <= months <= CURVE_MONTHS[1]:
         raise ApplicationError(
@@ -1196,7 +1421,19 @@ def service_curve(
         )
     levels = np.array(grid)
     cost = np.array([float(p.unit_cost) for p in chosen])
-    project, today = _project_levels(train, protection, levels, current, cost)
+    settings = parts_settings()
+    system_goal = (
+        float(settings.system_fill_rate) if settings.target_mode == TargetMode.SYSTEM else None
+    )
+    project, today = _project_levels(
+        train,
+        protection,
+        levels,
+        current,
+        cost,
+        system_goal=system_goal,
+        critical=[p.is_critical for p in chosen],
+    )
     naive = _naive_levels(train, protection, levels)
     # Columns: project levels, naive levels, today's policy.
     stock = np.concatenate([project, naive, today[:, None]], axis=1)

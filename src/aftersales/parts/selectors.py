@@ -5,17 +5,20 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Abs, Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftersales.accounts.models import User
+from aftersales.cases.selectors import case_queryset_for
 from aftersales.core import clock
 from aftersales.core.errors import ApplicationError
 
 from .models import (
+    Backorder,
     ClassificationChange,
     DemandEvent,
     DemandHistory,
@@ -25,8 +28,10 @@ from .models import (
     ForecastRun,
     Location,
     Part,
+    PartsSettings,
     PurchaseOrder,
     PurchaseOrderLine,
+    Reservation,
     SbcClass,
     StockBalance,
     StockMovement,
@@ -34,6 +39,22 @@ from .models import (
     Transfer,
     TransferLine,
 )
+
+_CaseStock = TypeVar("_CaseStock", Reservation, Backorder)
+
+
+def parts_settings() -> PartsSettings:
+    """The settings row, or unsaved defaults before `parts_defaults_ensure` ran."""
+    return PartsSettings.objects.order_by("pk").first() or PartsSettings()
+
+
+def case_stock_for(user: User, qs: QuerySet[_CaseStock]) -> QuerySet[_CaseStock]:
+    """The reservations or backorders of `qs` a user reaches: all of them for warehouse staff
+    (`parts.move_stock`), who serve every case; else those of the cases in the user's scope."""
+    if user.has_perm("parts.move_stock"):
+        return qs
+    return qs.filter(case__in=case_queryset_for(user))
+
 
 __all__ = [
     "accuracy_summary",

@@ -39,6 +39,7 @@ from aftersales.core.services import audit_record, number_allocate
 from aftersales.customers.models import Tier
 from aftersales.sla.models import SlaClock
 
+from . import selectors
 from .models import (
     KIND_PREFERENCE,
     TIER_RANK,
@@ -119,8 +120,10 @@ class ReserveResult:
 
 def parts_settings() -> PartsSettings:
     """The parts department's settings row, created with defaults if missing."""
-    settings = PartsSettings.objects.order_by("pk").first()
-    return settings if settings is not None else PartsSettings.objects.create()
+    settings = selectors.parts_settings()
+    if settings.pk is None:
+        settings.save()
+    return settings
 
 
 def _quantity(value: Any, *, field: str = "quantity") -> int:

@@ -15,6 +15,11 @@ urlpatterns = [
         name="part_forecast_progress",
     ),
     path("service-curve/", views.service_curve, name="part_service_curve"),
+    path(
+        "service-curve/targets/",
+        views.service_curve_targets,
+        name="part_service_curve_targets",
+    ),
     path("replenishment/", views.replenishment_page, name="part_replenishment"),
     path(
         "replenishment/suggest/",

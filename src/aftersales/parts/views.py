@@ -42,6 +42,7 @@ from .forms import (
     ReceiveForm,
     ReserveForm,
     ScrapForm,
+    TargetModeForm,
     TransferForm,
 )
 from .models import (
@@ -220,6 +221,7 @@ def _forecast_chart(part: Part, chart: dict[str, Any]) -> dict[str, Any]:
     ] + [
         (_("Override: %(reason)s") % {"reason": o["reason"]}, o["starts_on"], o["ends_on"])
         for o in chart["overrides"]
+        if o["location"] is None  # a location's override changes its targets, not this line
     ]
     events = []
     for name, start, end in ranges:
@@ -391,8 +393,7 @@ def backorder_list(request: HttpRequest) -> HttpResponse:
         "part", "location", "case"
     )
     # Warehouse staff serve every case; others see the backorders of the cases they see.
-    if not user.has_perm("parts.move_stock"):
-        waiting = waiting.filter(case__in=case_queryset_for(user))
+    waiting = selectors.case_stock_for(user, waiting)
     rows = list(waiting[:BACKORDER_ROWS])
     visible = _visible_cases(user, {b.case_id for b in rows})
     context = {"rows": [(b, b.case_id in visible) for b in rows]}
@@ -400,10 +401,12 @@ def backorder_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@permission_required("parts.move_stock", raise_exception=True)
+@permission_required("parts.reserve_part", raise_exception=True)
 @require_POST
 def backorder_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    backorder = Backorder.objects.filter(pk=pk).first()
+    """Withdraw a waiting backorder: warehouse staff any, others those of cases they see
+    (as the API)."""
+    backorder = selectors.case_stock_for(_user(request), Backorder.objects.filter(pk=pk)).first()
     if backorder is None:
         raise Http404
     try:
@@ -744,9 +747,40 @@ def forecast_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("parts.view_forecast", raise_exception=True)
 def service_curve(request: HttpRequest) -> HttpResponse:
     """Fill rate against average stock value, per ABC class and overall: the project's method
-    against the naive one, today's policies marked; the cost of one more point."""
+    against the naive one, the targets in force marked; the cost of one more point; and, for
+    the parts settings' keepers, where stock targets come from."""
+    return _render_curve(request)
+
+
+@login_required
+@permission_required("parts.change_partssettings", raise_exception=True)
+@require_POST
+def service_curve_targets(request: HttpRequest) -> HttpResponse:
+    """Set where stock targets come from and recompute them (when the user may plan)."""
+    user = _user(request)
+    form = TargetModeForm(request.POST)
+    try:
+        data = _valid(form)
+        _settings, written = replenishment.target_mode_apply(
+            actor=user, mode=data["mode"], fill_rate=data["fill_rate"]
+        )
+    except ApplicationError as exc:
+        return _render_curve(request, form, exc)
+    if written is None:
+        messages.success(request, _("Saved: the next target computation uses it."))
+    else:
+        messages.success(request, _("Saved and %(n)d stock targets recomputed.") % {"n": written})
+    return redirect("web:part_service_curve")
+
+
+def _render_curve(
+    request: HttpRequest,
+    form: TargetModeForm | None = None,
+    error: ApplicationError | None = None,
+) -> HttpResponse:
     curve = replenishment.service_curve()
-    holding = services.parts_settings().holding_rate
+    settings = services.parts_settings()
+    holding = settings.holding_rate
     charts: list[dict[str, Any]] = []
     marginal: list[dict[str, Any]] = []
     for name, data in curve.classes.items():
@@ -767,8 +801,19 @@ def service_curve(request: HttpRequest) -> HttpResponse:
                 else (Decimal(str(per_point)) * holding).quantize(Decimal("0.01")),
             }
         )
-    context = {"charts": charts, "marginal": marginal, "curve": curve}
-    return render(request, "parts/service_curve.html", context)
+    if form is None and _user(request).has_perm("parts.change_partssettings"):
+        form = TargetModeForm(
+            initial={"mode": settings.target_mode, "fill_rate": settings.system_fill_rate}
+        )
+    context = {
+        "error": error,
+        "charts": charts,
+        "marginal": marginal,
+        "curve": curve,
+        "settings": settings,
+        "target_form": form,
+    }
+    return render(request, "parts/service_curve.html", context, status=_status(error))
 
 
 def _curve_chart(label: str, data: dict[str, Any], n: int) -> dict[str, Any]:
