@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 from celery.result import AsyncResult
+from django.utils import timezone
 
 from aftersales.accounts.models import Team, User
 from aftersales.cases.models import Case
@@ -654,6 +655,56 @@ def test_planning_runs_and_reads(
     accuracy = api(manager).get("/parts/accuracy", by="abc", months=6).json()
     assert accuracy["by"] == "abc" and len(accuracy["months"]) == 6
     _error(api(manager).get("/parts/accuracy", by="colour"), 422, "invalid_input")
+
+
+def test_demand_per_week_or_month_and_location(
+    api: Api,
+    warehouse_user: User,
+    agent: User,
+    part: Part,
+    central: Location,
+    regional: Location,
+    regular_case: Case,
+) -> None:
+    today = timezone.localdate(clock.now())
+    this_monday = today - dt.timedelta(days=today.weekday())
+    two_weeks_ago = this_monday - dt.timedelta(weeks=2)
+    # The ledger's first movement: the Wednesday two weeks ago.
+    at = timezone.make_aware(dt.datetime.combine(two_weeks_ago + dt.timedelta(days=2), dt.time(10)))
+    services.stock_receive(actor=warehouse_user, part=part, location=central, quantity=4, at=at)
+    reserved = services.stock_reserve(
+        actor=agent, case=regular_case, part=part, location=central, quantity=3, at=at
+    ).reservation
+    assert reserved is not None
+    services.stock_issue(actor=agent, reservation=reserved, at=at)
+
+    weekly = api(warehouse_user).get("/parts/RL-100/demand", bucket="week", periods=4).json()
+    assert weekly["bucket"] == "week" and weekly["location"] is None
+    assert weekly["ledger_since"] == (two_weeks_ago + dt.timedelta(days=2)).isoformat()
+    assert weekly["periods"] == [
+        {"start": (this_monday - dt.timedelta(weeks=4)).isoformat(), "quantity": None},
+        {"start": (this_monday - dt.timedelta(weeks=3)).isoformat(), "quantity": None},
+        {"start": two_weeks_ago.isoformat(), "quantity": 3},
+        {"start": (this_monday - dt.timedelta(weeks=1)).isoformat(), "quantity": 0},
+    ]
+    at_regional = (
+        api(warehouse_user)
+        .get("/parts/RL-100/demand", bucket="week", periods=4, location="RW-GD")
+        .json()
+    )
+    assert at_regional["location"] == "RW-GD"
+    assert [p["quantity"] for p in at_regional["periods"]] == [None, None, 0, 0]
+    monthly = api(warehouse_user).get("/parts/RL-100/demand").json()
+    assert monthly["bucket"] == "month" and len(monthly["periods"]) == 24
+    assert all(p["start"].endswith("-01") and p["quantity"] is not None for p in monthly["periods"])
+
+    client = api(warehouse_user)
+    _error(client.get("/parts/RL-100/demand", bucket="day"), 422, "invalid_input")
+    _error(client.get("/parts/RL-100/demand", periods=0), 422, "invalid_input")
+    _error(client.get("/parts/RL-100/demand", periods=261), 422, "invalid_input")
+    _error(client.get("/parts/RL-100/demand", location="NOWHERE"), 404, "unknown_location")
+    _error(client.get("/parts/NOPE/demand"), 404, "unknown_part")
+    _error(api(agent).get("/parts/RL-100/demand"), 403, "forbidden")
 
 
 def test_forecast_run_queued_for_a_worker(api: Api, manager: User) -> None:

@@ -14,6 +14,8 @@ from aftersales.parts.models import DemandHistory, Location, Part, Reservation
 from aftersales.parts.selectors import (
     demand_history,
     demand_matrix,
+    demand_series,
+    demand_weeks,
     part_availability,
     part_search,
 )
@@ -99,6 +101,63 @@ def test_demand_counts_superseded_parts_nets_returns_and_fills_empty_months(
         0,
         3,
     ]
+
+
+def test_weeks_run_monday_to_sunday_before_the_current_week() -> None:
+    # 15 November 2026 is a Sunday: its week (from Monday 9 November) is not complete.
+    assert demand_weeks(weeks=3, end=END) == [
+        dt.date(2026, 10, 19),
+        dt.date(2026, 10, 26),
+        dt.date(2026, 11, 2),
+    ]
+    assert demand_weeks(weeks=1, end=dt.date(2026, 11, 16)) == [dt.date(2026, 11, 9)]
+
+
+def test_weekly_demand_in_local_weeks_with_weeks_before_the_ledger_unknown(
+    who: tuple[User, User],
+    agent: User,
+    regular_case: Case,
+    part: Part,
+    old_part: Part,
+    central: Location,
+    regional: Location,
+) -> None:
+    # Months before go-live were imported: they fill months, and cannot be split into weeks.
+    DemandHistory.objects.create(
+        part=part, month=dt.date(2026, 10, 1), quantity=40, imported_at=clock.now()
+    )
+    # The ledger's first movement: Wednesday 21 October.
+    issue(who, regular_case, old_part, central, 2, local(2026, 10, 21, 9))
+    returned = issue(who, regular_case, part, regional, 1, local(2026, 10, 27, 9))
+    stock_return(actor=agent, reservation=returned, quantity=1, at=local(2026, 10, 28, 9))
+    # Sunday 23:30 stays in its week; Monday 00:30 local (still Sunday in UTC) starts the next.
+    issue(who, regular_case, part, central, 3, local(2026, 11, 1, 23, 30))
+    issue(who, regular_case, part, central, 5, local(2026, 11, 2, 0, 30))
+    issue(who, regular_case, part, central, 7, local(2026, 11, 9, 10))  # this week: not shown
+
+    series = demand_series(part=part, bucket="week", periods=5, end=END)
+    assert series.ledger_since == dt.date(2026, 10, 21)
+    assert series.periods == [
+        (dt.date(2026, 10, 5), None),  # before the ledger began: not known, not zero
+        (dt.date(2026, 10, 12), None),
+        (dt.date(2026, 10, 19), 2),  # the superseded part's issue counts for its successor
+        (dt.date(2026, 10, 26), 3),  # 1 issued and returned, 3 on Sunday night
+        (dt.date(2026, 11, 2), 5),
+    ]
+    at_regional = demand_series(part=part, bucket="week", periods=3, end=END, location=regional)
+    assert [q for _w, q in at_regional.periods] == [0, 0, 0]
+    # By month the imported October is not used: the ledger has October's issues.
+    monthly = demand_series(part=part, bucket="month", periods=2, end=END)
+    assert monthly.periods == [(dt.date(2026, 9, 1), 0), (dt.date(2026, 10, 1), 2)]
+    assert monthly.periods == demand_history(part=part, months=2, end=END)
+
+
+def test_weekly_demand_is_unknown_while_the_ledger_is_empty(part: Part) -> None:
+    series = demand_series(part=part, bucket="week", end=END)
+    assert series.ledger_since is None
+    assert len(series.periods) == 26
+    assert all(q is None for _w, q in series.periods)
+    assert series.periods[-1][0] == dt.date(2026, 11, 2)
 
 
 def test_imported_history_fills_months_the_ledger_has_nothing_for(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from aftersales.accounts.models import Team, User
 from aftersales.cases.models import Case
@@ -435,6 +436,51 @@ def test_part_chart_has_history_forecast_band_and_events(
     body = response.content.decode()
     assert 'id="forecast-method">croston<' in body
     assert body.index(">croston") < body.index(">ets")  # best backtest score first
+
+
+def test_part_page_charts_demand_by_week_or_month_at_a_location(
+    part: Part, warehouse_user: User, agent: User, central: Location, outlet: Location,
+    regular_case: Case,
+) -> None:  # fmt: skip
+    today = timezone.localdate(clock.now())
+    last_week = today - dt.timedelta(days=today.weekday() + 7)
+    at = timezone.make_aware(dt.datetime.combine(last_week + dt.timedelta(days=1), dt.time(9)))
+    services.stock_receive(actor=warehouse_user, part=part, location=outlet, quantity=5, at=at)
+    reserved = services.stock_reserve(
+        actor=agent, case=regular_case, part=part, location=outlet, quantity=4, at=at
+    ).reservation
+    assert reserved is not None
+    services.stock_issue(actor=agent, reservation=reserved, at=at)
+    client = _client(warehouse_user)
+
+    response = client.get(f"/parts/{part.number}/")
+    chart = _chart(response, "part-demand-chart")
+    year, week, _day = last_week.isocalendar()
+    assert len(chart["categories"]) == 26 and chart["categories"][-1] == f"{year}-W{week:02d}"
+    values = chart["series"][0]["values"]
+    assert values[-1] == 4 and values[-2] is None  # the week before the ledger began: unknown
+    assert "weekly demand, whole network" in chart["title"]
+    assert 'id="demand-unknown"' in response.content.decode()
+
+    at_central = _chart(client.get(f"/parts/{part.number}/?location=WH-SH"), "part-demand-chart")
+    assert at_central["series"][0]["values"][-1] == 0
+    assert "Central" in at_central["title"]
+    monthly = _chart(
+        client.get(f"/parts/{part.number}/?bucket=month&location=OUT-SZ"), "part-demand-chart"
+    )
+    assert len(monthly["categories"]) == 24 and "monthly demand" in monthly["title"]
+    # The current month is not complete: its issues show from next month on.
+    in_a_complete_month = (at.year, at.month) != (today.year, today.month)
+    assert sum(monthly["series"][0]["values"]) == (4 if in_a_complete_month else 0)
+
+    # An unknown location: 422 and the form says so; the page still charts the network.
+    refused = client.get(f"/parts/{part.number}/?location=NOWHERE&bucket=day")
+    assert refused.status_code == 422
+    body = refused.content.decode()
+    assert 'data-field="location"' in body and 'data-field="bucket"' in body
+    assert _chart(refused, "part-demand-chart")["series"][0]["values"][-1] == 4
+    # Demand is planning data: agents see stock, not the chart.
+    assert "part-demand-chart" not in _client(agent).get(f"/parts/{part.number}/").content.decode()
 
 
 def test_agent_sees_stock_but_not_the_forecast(forecast: Forecast, agent: User) -> None:

@@ -574,6 +574,9 @@ API: dict[str, Endpoint] = {
     "GET /api/v1/parts/{number}/forecast": Endpoint(
         _parts_api("part", "/forecast"), perm="parts.view_forecast"
     ),
+    "GET /api/v1/parts/{number}/demand": Endpoint(
+        _parts_api("part", "/demand"), perm="parts.view_forecast"
+    ),
     "GET /api/v1/parts/locations": Endpoint(
         lambda w: "/parts/locations", perm="parts.view_location"
     ),

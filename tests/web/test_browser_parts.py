@@ -76,6 +76,11 @@ def test_part_chart_draws_and_approve_changes_the_order(page: Any) -> None:
     page.goto(f"/parts/{part.number}/")
     page.wait_for_selector("#part-forecast canvas")
     assert page.locator("#part-forecast canvas").count() >= 1
+    page.wait_for_selector("#part-demand canvas")  # demand per week, and per month on request
+    page.select_option("#demand-view select[name=bucket]", "month")
+    page.click("#demand-view button[type=submit]")
+    page.wait_for_url(lambda url: "bucket=month" in url)
+    page.wait_for_selector("#part-demand canvas")
     # The new chart kinds draw too: the heatmaps and the accuracy lines.
     page.goto("/parts/classification/")
     page.wait_for_selector("#abc-sbc canvas")

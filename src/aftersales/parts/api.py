@@ -150,6 +150,14 @@ class LedgerQuery(StrictIn):
     offset: Offset = 0
 
 
+class DemandQuery(StrictIn):
+    bucket: Literal["month", "week"] = "month"
+    periods: int | None = Field(
+        None, ge=1, le=260, description="Default 24 months or 26 weeks; at most 260."
+    )
+    location: LocationCode | None = None
+
+
 class ReserveIn(StrictIn):
     case: CaseNumber
     part: PartNumber
@@ -694,6 +702,21 @@ class ChartOverrideOut(Schema):
     author: str
     location: str | None
     expires_at: dt.datetime
+
+
+class DemandPeriodOut(Schema):
+    start: dt.date
+    quantity: int | None = Field(
+        description="Issues minus returns; null for a week before the ledger began."
+    )
+
+
+class DemandSeriesOut(Schema):
+    part: str
+    bucket: str
+    location: str | None
+    ledger_since: dt.date | None
+    periods: list[DemandPeriodOut]
 
 
 class ForecastChartOut(Schema):
@@ -1981,6 +2004,28 @@ def part_supersede(request: HttpRequest, number: str, payload: SupersedeIn) -> A
     require_perm(user, "parts.change_part")
     part = services.part_supersede(actor=user, part=_part(number), by=_part(payload.by))
     return _part_detail(user, part)
+
+
+@router.get(
+    "/{number}/demand",
+    response=DemandSeriesOut,
+    summary="A part's demand per month or week, network-wide or at one location",
+)
+def part_demand(request: HttpRequest, number: str, filters: Query[DemandQuery]) -> Any:
+    require_perm(request_user(request), "parts.view_forecast")
+    series = selectors.demand_series(
+        part=_part(number),
+        bucket=filters.bucket,
+        periods=filters.periods,
+        location=_location(filters.location) if filters.location is not None else None,
+    )
+    return {
+        "part": series.part.number,
+        "bucket": series.bucket,
+        "location": series.location.code if series.location is not None else None,
+        "ledger_since": series.ledger_since,
+        "periods": [{"start": start, "quantity": q} for start, q in series.periods],
+    }
 
 
 @router.get(

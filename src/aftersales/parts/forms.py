@@ -54,6 +54,27 @@ class PartSearchForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1)
 
 
+class DemandViewForm(forms.Form):
+    """Which demand the part page charts: per week or month, network-wide or one location."""
+
+    bucket = forms.ChoiceField(
+        required=False,
+        label=_("Per"),
+        choices=[("week", _("Week")), ("month", _("Month"))],
+    )
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.none(),
+        required=False,
+        to_field_name="code",
+        label=_("Location"),
+        empty_label=_("Whole network"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.order_by("code")  # type: ignore[attr-defined]
+
+
 class StockForm(forms.Form):
     """Receive, adjust or scrap at one location: where, which stock kind, how many."""
 

@@ -4,11 +4,12 @@ classification and forecasting learn from."""
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Abs, Coalesce, TruncMonth
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Abs, Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,13 +58,17 @@ def case_stock_for(user: User, qs: QuerySet[_CaseStock]) -> QuerySet[_CaseStock]
 
 
 __all__ = [
+    "DemandSeries",
     "accuracy_summary",
     "classification_changes",
     "classification_matrix",
     "demand_history",
     "demand_matrix",
     "demand_months",
+    "demand_series",
+    "demand_weeks",
     "forecast_latest",
+    "ledger_since",
     "location_issues",
     "part_availability",
     "part_forecast_chart",
@@ -159,54 +164,79 @@ def _predecessors(part_ids: Iterable[int]) -> dict[int, set[int]]:
     return closure
 
 
-def _local_start(month: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime(month.year, month.month, 1))
+def demand_weeks(*, weeks: int, end: dt.date | None = None) -> list[dt.date]:
+    """The Mondays of the `weeks` complete weeks (Monday to Sunday) before `end`'s week
+    (default today, local time), oldest first."""
+    end = end or timezone.localdate(clock.now())
+    this_week = end - dt.timedelta(days=end.weekday())
+    return [this_week - dt.timedelta(weeks=i) for i in range(weeks, 0, -1)]
+
+
+def _local_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+Bucket = Literal["month", "week"]
 
 
 def _demand(
-    part_ids: list[int], *, location: Location | None, months: int, end: dt.date | None
+    part_ids: list[int],
+    *,
+    location: Location | None,
+    periods: int,
+    end: dt.date | None,
+    bucket: Bucket = "month",
 ) -> tuple[list[dt.date], dict[int, list[int]]]:
-    calendar = demand_months(months=months, end=end)
-    if not part_ids or months < 1:
+    if bucket == "week":
+        calendar = demand_weeks(weeks=periods, end=end)
+        after_last = calendar[-1] + dt.timedelta(weeks=1) if calendar else None
+    else:
+        calendar = demand_months(months=periods, end=end)
+        after_last = _month_add(calendar[-1], 1) if calendar else None
+    if not part_ids or after_last is None:
         return calendar, {p: [0] * len(calendar) for p in part_ids}
     closure = _predecessors(part_ids)
     sources = set().union(*closure.values())
-    start, stop = _local_start(calendar[0]), _local_start(_month_add(calendar[-1], 1))
     ledger = StockMovement.objects.filter(
         kind__in=_DEMAND_KINDS,
         part_id__in=sources,
-        occurred_at__gte=start,
-        occurred_at__lt=stop,
-    )
-    imported = DemandHistory.objects.filter(
-        part_id__in=sources, month__gte=calendar[0], month__lte=calendar[-1]
+        occurred_at__gte=_local_start(calendar[0]),
+        occurred_at__lt=_local_start(after_last),
     )
     if location is not None:
         ledger = ledger.filter(location=location)
-        imported = imported.filter(location=location)
-    # Per source part and month: the ledger's net issues (issues are negative quantities).
+    # Per source part and period: the ledger's net issues (issues are negative quantities).
+    trunc = TruncWeek if bucket == "week" else TruncMonth
     net: dict[tuple[int, dt.date], int] = {}
     for row in (
-        ledger.annotate(month=TruncMonth("occurred_at"))
-        .values("part_id", "month")
+        ledger.annotate(period=trunc("occurred_at"))
+        .values("part_id", "period")
         .annotate(total=Sum("quantity"))
     ):
-        month = timezone.localtime(row["month"]).date().replace(day=1)
-        net[(row["part_id"], month)] = -row["total"]
-    # Imported history fills the months the ledger has nothing for (before go-live).
-    for row in imported.values("part_id", "month").annotate(total=Sum("quantity")):
-        net.setdefault((row["part_id"], row["month"]), row["total"])
+        net[(row["part_id"], timezone.localtime(row["period"]).date())] = -row["total"]
+    if bucket == "month":
+        # Imported history fills the months the ledger has nothing for (before go-live). It is
+        # monthly: weeks before go-live are unknown (see `demand_series`).
+        imported = DemandHistory.objects.filter(
+            part_id__in=sources, month__gte=calendar[0], month__lte=calendar[-1]
+        )
+        if location is not None:
+            imported = imported.filter(location=location)
+        for part_id, month, total in imported.values_list("part_id", "month").annotate(
+            total=Sum("quantity")
+        ):
+            net.setdefault((part_id, month), total)
     counts_for: dict[int, list[int]] = defaultdict(list)
     for part_id, found in closure.items():
         for source in found:
             counts_for[source].append(part_id)
-    index = {month: i for i, month in enumerate(calendar)}
+    index = {start: i for i, start in enumerate(calendar)}
     series = {part_id: [0] * len(calendar) for part_id in part_ids}
-    for (source, month), quantity in net.items():
-        if month in index:
+    for (source, start), quantity in net.items():
+        if start in index:
             for part_id in counts_for[source]:
-                series[part_id][index[month]] += quantity
-    # Returns can outweigh a month's issues; demand is never negative.
+                series[part_id][index[start]] += quantity
+    # Returns can outweigh a period's issues; demand is never negative.
     return calendar, {p: [max(v, 0) for v in values] for p, values in series.items()}
 
 
@@ -218,7 +248,7 @@ def demand_history(
     without demand as 0. A month the ledger has no issue or return of a part for takes the
     imported history (`DemandHistory`, from before go-live) instead; network-wide unless
     `location` is given."""
-    calendar, series = _demand([part.pk], location=location, months=months, end=end)
+    calendar, series = _demand([part.pk], location=location, periods=months, end=end)
     return list(zip(calendar, series[part.pk], strict=True))
 
 
@@ -229,8 +259,60 @@ def demand_matrix(
     oldest first, in one ledger query (plus one of imported history and one of the
     supersession chains), for classification and forecast runs over every part."""
     part_ids = sorted({p.pk for p in parts})
-    _calendar, series = _demand(part_ids, location=None, months=months, end=end)
+    _calendar, series = _demand(part_ids, location=None, periods=months, end=end)
     return series
+
+
+DEMAND_PERIODS_DEFAULT: dict[str, int] = {"month": 24, "week": 26}
+
+
+@dataclass(frozen=True)
+class DemandSeries:
+    """A part's demand per month or week. `quantity` is None for a week the stock ledger did
+    not yet record: history imported from before go-live is monthly and cannot be split."""
+
+    part: Part
+    bucket: Bucket
+    location: Location | None
+    ledger_since: dt.date | None
+    periods: list[tuple[dt.date, int | None]]
+
+
+def ledger_since() -> dt.date | None:
+    """The local day of the stock ledger's first movement (go-live), None while it is empty."""
+    first = StockMovement.objects.aggregate(first=Min("occurred_at"))["first"]
+    return timezone.localtime(first).date() if first is not None else None
+
+
+def demand_series(
+    *,
+    part: Part,
+    bucket: Bucket = "month",
+    periods: int | None = None,
+    location: Location | None = None,
+    end: dt.date | None = None,
+) -> DemandSeries:
+    """A part's demand (issues minus returns, with the parts it supersedes) for the `periods`
+    complete months or Monday-to-Sunday weeks before `end` (default today), oldest first,
+    network-wide or at one `location`. Months before go-live take the imported history, as in
+    `demand_history`; weeks before the ledger's first week are unknown (None), not zero."""
+    count = periods or DEMAND_PERIODS_DEFAULT[bucket]
+    calendar, series = _demand([part.pk], location=location, periods=count, end=end, bucket=bucket)
+    since = ledger_since()
+    values: list[int | None] = list(series[part.pk])
+    if bucket == "week":
+        first_week = since - dt.timedelta(days=since.weekday()) if since is not None else None
+        values = [
+            None if first_week is None or start < first_week else value
+            for start, value in zip(calendar, values, strict=True)
+        ]
+    return DemandSeries(
+        part=part,
+        bucket=bucket,
+        location=location,
+        ledger_since=since,
+        periods=list(zip(calendar, values, strict=True)),
+    )
 
 
 # --- planning -------------------------------------------------------------------------------

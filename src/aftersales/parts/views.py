@@ -36,6 +36,7 @@ from .forms import (
     AdjustForm,
     CountOpenForm,
     DemandEventForm,
+    DemandViewForm,
     LineQuantityForm,
     OverrideForm,
     PartSearchForm,
@@ -184,6 +185,21 @@ def _render_detail(
     if user.has_perm("parts.view_stocktarget"):
         context["targets"] = selectors.targets_for(part)
     if user.has_perm("parts.view_forecast"):
+        demand_form = DemandViewForm(request.GET or None)
+        # A filter that does not validate (an unknown location) charts the network by week
+        # and says why, with a 422.
+        view = demand_form.cleaned_data if demand_form.is_valid() else {}
+        series = selectors.demand_series(
+            part=part, bucket=view.get("bucket") or "week", location=view.get("location")
+        )
+        context.update(
+            {
+                "demand_form": demand_form,
+                "demand_chart": _demand_chart(series),
+                "demand_unknown": any(q is None for _start, q in series.periods),
+                "ledger_since": series.ledger_since,
+            }
+        )
         chart = selectors.part_forecast_chart(part)
         latest = selectors.forecast_latest(part)
         scores = (latest.backtest or {}).get("scores", {}) if latest else {}
@@ -201,11 +217,35 @@ def _render_detail(
             }
         )
     context.update(bound or {})
-    return render(request, "parts/detail.html", context, status=_status(error))
+    status = _status(error)
+    if status == 200 and "demand_form" in context and context["demand_form"].errors:
+        status = 422
+    return render(request, "parts/detail.html", context, status=status)
 
 
 def _month(day: dt.date) -> str:
     return day.strftime("%Y-%m")
+
+
+def _demand_chart(series: selectors.DemandSeries) -> dict[str, Any]:
+    """`demand_series` shaped for web/charts.js's "bar" kind; unknown weeks are gaps."""
+    weekly = series.bucket == "week"
+    labels = [
+        f"{start.isocalendar().year}-W{start.isocalendar().week:02d}" if weekly else _month(start)
+        for start, _q in series.periods
+    ]
+    where = series.location.name if series.location is not None else _("whole network")
+    title = (
+        _("%(number)s: weekly demand, %(where)s")
+        if weekly
+        else _("%(number)s: monthly demand, %(where)s")
+    ) % {"number": series.part.number, "where": where}
+    return {
+        "title": title,
+        "categories": labels,
+        "rotate": 45 if weekly else 0,
+        "series": [{"name": _("Demand"), "values": [q for _start, q in series.periods]}],
+    }
 
 
 def _forecast_chart(part: Part, chart: dict[str, Any]) -> dict[str, Any]:
