@@ -38,6 +38,7 @@ from aftersales.parts.models import (
 from aftersales.parts.tasks import parts_forecast_task
 from tests import factories
 from tests.conftest import ApiClient
+from tests.parts.stock import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -671,12 +672,7 @@ def test_demand_per_week_or_month_and_location(
     two_weeks_ago = this_monday - dt.timedelta(weeks=2)
     # The ledger's first movement: the Wednesday two weeks ago.
     at = timezone.make_aware(dt.datetime.combine(two_weeks_ago + dt.timedelta(days=2), dt.time(10)))
-    services.stock_receive(actor=warehouse_user, part=part, location=central, quantity=4, at=at)
-    reserved = services.stock_reserve(
-        actor=agent, case=regular_case, part=part, location=central, quantity=3, at=at
-    ).reservation
-    assert reserved is not None
-    services.stock_issue(actor=agent, reservation=reserved, at=at)
+    issue((warehouse_user, agent), regular_case, part, central, 3, at)
 
     weekly = api(warehouse_user).get("/parts/RL-100/demand", bucket="week", periods=4).json()
     assert weekly["bucket"] == "week" and weekly["location"] is None

@@ -10,7 +10,7 @@ from django.utils import timezone
 from aftersales.accounts.models import User
 from aftersales.cases.models import Case
 from aftersales.core import clock
-from aftersales.parts.models import DemandHistory, Location, Part, Reservation
+from aftersales.parts.models import DemandHistory, Location, Part
 from aftersales.parts.selectors import (
     demand_history,
     demand_matrix,
@@ -22,12 +22,11 @@ from aftersales.parts.selectors import (
 from aftersales.parts.services import (
     part_create,
     part_supersede,
-    stock_issue,
     stock_receive,
-    stock_reserve,
     stock_return,
     transfer_create,
 )
+from tests.parts.stock import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -47,21 +46,6 @@ def old_part(warehouse_user: User, part: Part) -> Part:
     )  # fmt: skip
     part_supersede(actor=warehouse_user, part=old, by=part)
     return old
-
-
-def issue(
-    who: tuple[User, User], case: Case, part: Part, location: Location, quantity: int,
-    at: dt.datetime,
-) -> Reservation:  # fmt: skip
-    """Receive, reserve and issue `quantity` at `at`."""
-    warehouse_user, agent = who
-    stock_receive(actor=warehouse_user, part=part, location=location, quantity=quantity, at=at)
-    result = stock_reserve(
-        actor=agent, case=case, part=part, location=location, quantity=quantity, at=at
-    )
-    assert result.reservation is not None
-    stock_issue(actor=agent, reservation=result.reservation, at=at)
-    return result.reservation
 
 
 @pytest.fixture

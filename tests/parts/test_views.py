@@ -40,6 +40,7 @@ from aftersales.parts.models import (
 )
 from tests import factories
 from tests.auth import sign_in
+from tests.parts.stock import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -445,12 +446,7 @@ def test_part_page_charts_demand_by_week_or_month_at_a_location(
     today = timezone.localdate(clock.now())
     last_week = today - dt.timedelta(days=today.weekday() + 7)
     at = timezone.make_aware(dt.datetime.combine(last_week + dt.timedelta(days=1), dt.time(9)))
-    services.stock_receive(actor=warehouse_user, part=part, location=outlet, quantity=5, at=at)
-    reserved = services.stock_reserve(
-        actor=agent, case=regular_case, part=part, location=outlet, quantity=4, at=at
-    ).reservation
-    assert reserved is not None
-    services.stock_issue(actor=agent, reservation=reserved, at=at)
+    issue((warehouse_user, agent), regular_case, part, outlet, 4, at)
     client = _client(warehouse_user)
 
     response = client.get(f"/parts/{part.number}/")

@@ -197,4 +197,4 @@ def test_queue_filters_without_reload(page: Any, call_centre: dict[str, Any]) ->
         "n => !document.querySelector('#queue-results').innerText.includes(n)", arg=hw.number
     )
     assert sw.number in results.inner_text()
-    assert "nature=software" in page.url
+    page.wait_for_url(lambda url: "nature=software" in url)  # the filter is in the address
