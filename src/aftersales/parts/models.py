@@ -307,6 +307,8 @@ class StockMovement(models.Model):
         indexes = [
             models.Index(fields=["part", "kind", "occurred_at"], name="parts_mv_demand"),
             models.Index(fields=["location", "occurred_at"], name="parts_mv_location"),
+            # The ledger newest first, and its first day (go-live for weekly demand).
+            models.Index(fields=["occurred_at", "id"], name="parts_mv_time"),
         ]
         constraints = [
             models.CheckConstraint(
